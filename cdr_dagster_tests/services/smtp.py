@@ -1,0 +1,66 @@
+"""A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the server saw it: envelope and parsed content."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class _Handler:
+    received: list[ReceivedMail] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.received.append(
+                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message)
+            )
+        return "250 OK"
+
+
+class SmtpServer:
+    """Runs aiosmtpd in its own thread on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self._handler = _Handler()
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=0)
+
+    def start(self) -> "SmtpServer":
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self._controller.server.sockets[0].getsockname()[1]
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._handler.lock:
+            return list(self._handler.received)
+
+    def clear(self) -> None:
+        with self._handler.lock:
+            self._handler.received.clear()
