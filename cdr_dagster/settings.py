@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 TIERS = ("DEV", "QA", "STAGE", "PROD")
 DEFAULT_TIER = "DEV"

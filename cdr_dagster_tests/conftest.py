@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, event
@@ -69,7 +69,9 @@ def compile_for_sql_server(conn, clauseelement, multiparams, params, execution_o
         try:
             str(clauseelement.compile(dialect=mssql.dialect()))
         except Exception as exc:  # noqa: BLE001 - re-raised with the statement named
-            raise SqlServerCompileError(f"not valid for SQL Server: {clauseelement}: {exc}")
+            raise SqlServerCompileError(
+                f"not valid for SQL Server: {clauseelement}: {exc}"
+            ) from exc
 
 
 def empty_all_tables(engine: Engine) -> None:

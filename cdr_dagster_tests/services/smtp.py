@@ -41,7 +41,7 @@ class SmtpServer:
         self._handler = _Handler()
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=0)
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self._controller.start()
         return self
 
