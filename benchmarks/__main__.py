@@ -1,0 +1,21 @@
+"""Run every benchmark and print one line per figure."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import location_load
+
+BENCHMARKS = [location_load]
+
+
+def main() -> int:
+    """Run the benchmarks in order; a failing benchmark fails the command."""
+    for bench in BENCHMARKS:
+        for line in bench.run():
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

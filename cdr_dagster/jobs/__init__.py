@@ -1,0 +1,1 @@
+"""Operational chores: one module per chore family (ops, graphs, jobs and their Config)."""

@@ -1,0 +1,67 @@
+"""Sensors of the code location that are not tied to one job family.
+
+``run_failure_email_sensor`` replaces what the legacy scheduler never had: a mail to the
+Developers Notification group whenever a run of this code location fails.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import DEVELOPERS_GROUP
+
+#: Tag Dagster sets on a failed run that the run-retry daemon will re-execute.
+WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def failure_report(context: dg.RunFailureSensorContext) -> tuple[str, str]:
+    """Subject and plain-text body describing a failed run: job, run id, failing steps, error."""
+    run = context.dagster_run
+    lines = [
+        f"Job: {run.job_name}",
+        f"Run id: {run.run_id}",
+    ]
+    attempt = run.tags.get("dagster/retry_number")
+    if attempt:
+        lines.append(f"Attempt: {int(attempt) + 1}")
+    step_failures = context.get_step_failure_events()
+    if step_failures:
+        for event in step_failures:
+            error = event.step_failure_data.error
+            lines.append("")
+            lines.append(f"Failing step: {event.step_key}")
+            if error is not None:
+                lines.append(f"Error: {error.message.strip()}")
+                if error.stack:
+                    lines.append("".join(error.stack).rstrip())
+    else:
+        lines.append("")
+        lines.append("Failing step: none (the run failed outside its steps)")
+    lines.append("")
+    lines.append(f"Run failure: {context.failure_event.message}")
+    subject = f"Dagster run failed: {run.job_name} ({run.run_id[:8]})"
+    return subject, "\n".join(lines) + "\n"
+
+
+@dg.run_failure_sensor(
+    name="run_failure_email_sensor",
+    description=(
+        "Mails the Developers Notification group when a run of this code location fails, "
+        "naming the job, run id, failing step and error. Attempts that will be retried "
+        "automatically are not reported; the last attempt is."
+    ),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+def run_failure_email_sensor(context: dg.RunFailureSensorContext, email: EmailResource) -> None:
+    """Send one failure mail per failed run that will not be retried."""
+    run = context.dagster_run
+    stored = context.instance.get_run_by_id(run.run_id) if context.instance else None
+    tags = stored.tags if stored is not None else run.tags
+    if tags.get(WILL_RETRY_TAG) == "true":
+        context.log.info(f"run {run.run_id} will be retried; not reported")
+        return
+    subject, body = failure_report(context)
+    sent = email.send(subject, body, group=DEVELOPERS_GROUP)
+    context.log.info(f"failure of run {run.run_id} mailed to {', '.join(sent.recipients)}")
