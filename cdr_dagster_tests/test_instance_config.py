@@ -1,0 +1,68 @@
+"""The production ``dagster.yaml`` loads against a real PostgreSQL and says what it should."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy.engine import make_url
+
+from cdr_dagster_tests.services.postgres import temporary_database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def production_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A Dagster instance built from the repository's dagster.yaml on a fresh PG database."""
+    with temporary_database("dagster_instance") as url:
+        parsed = make_url(url)
+        monkeypatch.setenv("DAGSTER_PG_HOST", parsed.host or "127.0.0.1")
+        monkeypatch.setenv("DAGSTER_PG_PORT", str(parsed.port or 5432))
+        monkeypatch.setenv("DAGSTER_PG_DB", parsed.database or "")
+        monkeypatch.setenv("DAGSTER_PG_USER", parsed.username or "postgres")
+        monkeypatch.setenv("DAGSTER_PG_PASSWORD", "unused-with-trust-auth")
+        shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+        instance = dg.DagsterInstance.from_config(str(tmp_path))
+        try:
+            yield instance
+        finally:
+            instance.dispose()
+
+
+def test_storage_is_postgres(production_instance: dg.DagsterInstance) -> None:
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    assert isinstance(production_instance.run_storage, PostgresRunStorage)
+    assert isinstance(production_instance.event_log_storage, PostgresEventLogStorage)
+    # Storage works: a run written is a run read back.
+    assert production_instance.get_runs_count() == 0
+
+
+def test_run_queue_limits(production_instance: dg.DagsterInstance) -> None:
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    coordinator = production_instance.run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator)
+    queue = production_instance.get_concurrency_config().run_queue_config
+    assert queue.max_concurrent_runs == 6
+    limits = {(limit["key"], str(limit.get("value"))): limit["limit"]
+              for limit in queue.tag_concurrency_limits}
+    assert limits[("cdr/lock", "{'applyLimitPerUniqueValue': True}")] == 1
+    assert limits[("cdr/queue", "publishing")] == 1
+    assert production_instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_monitoring_retries_retention_telemetry(production_instance: dg.DagsterInstance) -> None:
+    assert production_instance.run_monitoring_enabled
+    assert production_instance.run_retries_enabled
+    assert production_instance.run_retries_max_retries == 1
+    assert production_instance.run_retries_retry_on_asset_or_op_failure is False
+    assert production_instance.telemetry_enabled is False
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    retention = production_instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+    assert retention[TickStatus.SUCCESS] == 90
