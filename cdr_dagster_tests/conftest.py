@@ -46,10 +46,10 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def cdr_engine(pg_url: str) -> Iterator[Engine]:
     """Engine on the session database with the whole CDR schema created."""
-    from cdr_dagster.cdr.schema import metadata
+    from cdr_dagster.cdr.schema import create_schema
 
     engine = create_engine(pg_url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    create_schema(engine)
     event.listen(engine, "before_execute", compile_for_sql_server)
     yield engine
     engine.dispose()
@@ -75,11 +75,11 @@ def compile_for_sql_server(conn, clauseelement, multiparams, params, execution_o
 
 
 def empty_all_tables(engine: Engine) -> None:
-    """Delete every row of every CDR table, children before parents."""
-    from cdr_dagster.cdr.schema import metadata
+    """Delete every row of every CDR table, children before parents (views are skipped)."""
+    from cdr_dagster.cdr.schema import base_tables
 
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
+        for table in reversed(base_tables()):
             conn.execute(table.delete())
 
 
