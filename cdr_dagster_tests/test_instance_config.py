@@ -48,8 +48,10 @@ def test_run_queue_limits(production_instance: dg.DagsterInstance) -> None:
     assert isinstance(coordinator, QueuedRunCoordinator)
     queue = production_instance.get_concurrency_config().run_queue_config
     assert queue.max_concurrent_runs == 6
-    limits = {(limit["key"], str(limit.get("value"))): limit["limit"]
-              for limit in queue.tag_concurrency_limits}
+    limits = {
+        (limit["key"], str(limit.get("value"))): limit["limit"]
+        for limit in queue.tag_concurrency_limits
+    }
     assert limits[("cdr/lock", "{'applyLimitPerUniqueValue': True}")] == 1
     assert limits[("cdr/queue", "publishing")] == 1
     assert production_instance.get_concurrency_config().pool_config.default_pool_limit == 1

@@ -18,7 +18,9 @@ def _age_run(instance: dg.DagsterInstance, run_id: str, days: int) -> None:
     created = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=days)
     with instance.run_storage.connect() as conn:
         conn.execute(
-            sa.update(RunsTable).where(RunsTable.c.run_id == run_id).values(create_timestamp=created)
+            sa.update(RunsTable)
+            .where(RunsTable.c.run_id == run_id)
+            .values(create_timestamp=created)
         )
 
 
@@ -26,21 +28,27 @@ def test_purge_deletes_only_old_finished_runs() -> None:
     with dg.instance_for_test() as instance:
         old_done = create_run_for_test(instance, job_name="x", status=dg.DagsterRunStatus.SUCCESS)
         old_failed = create_run_for_test(instance, job_name="x", status=dg.DagsterRunStatus.FAILURE)
-        old_running = create_run_for_test(instance, job_name="x", status=dg.DagsterRunStatus.STARTED)
+        old_running = create_run_for_test(
+            instance, job_name="x", status=dg.DagsterRunStatus.STARTED
+        )
         recent = create_run_for_test(instance, job_name="x", status=dg.DagsterRunStatus.SUCCESS)
         for run in (old_done, old_failed, old_running):
             _age_run(instance, run.run_id, days=400)
 
         dry = purge_run_history_job.execute_in_process(
             instance=instance,
-            run_config={"ops": {"purge_run_history": {"config": {"keep_days": 180, "dry_run": True}}}},
+            run_config={
+                "ops": {"purge_run_history": {"config": {"keep_days": 180, "dry_run": True}}}
+            },
         )
         assert dry.success
         assert instance.get_run_by_id(old_done.run_id) is not None
 
         result = purge_run_history_job.execute_in_process(
             instance=instance,
-            run_config={"ops": {"purge_run_history": {"config": {"keep_days": 180, "batch_size": 1}}}},
+            run_config={
+                "ops": {"purge_run_history": {"config": {"keep_days": 180, "batch_size": 1}}}
+            },
         )
         assert result.success
         assert instance.get_run_by_id(old_done.run_id) is None

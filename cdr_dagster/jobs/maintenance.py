@@ -6,7 +6,6 @@ events. Queue rows are claimed in the CDR database, so forgetting an old run's `
 cannot make a queue row run twice.
 """
 
-
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg

@@ -4,8 +4,6 @@ It proves that a schedule or a launch reaches a run: it logs the options it was 
 when asked, runs one command under the CDR base folder and reports its exit status.
 """
 
-from __future__ import annotations
-
 import shlex
 
 import dagster as dg
