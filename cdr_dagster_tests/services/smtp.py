@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -34,12 +35,19 @@ class _Handler:
         return "250 OK"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class SmtpServer:
     """Runs aiosmtpd in its own thread on 127.0.0.1 and a free port."""
 
     def __init__(self) -> None:
         self._handler = _Handler()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=0)
+        # aiosmtpd checks start-up by connecting to its own port, so it needs a real one.
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=_free_port())
 
     def start(self) -> SmtpServer:
         self._controller.start()
@@ -54,7 +62,7 @@ class SmtpServer:
 
     @property
     def port(self) -> int:
-        return self._controller.server.sockets[0].getsockname()[1]
+        return self._controller.port
 
     @property
     def messages(self) -> list[ReceivedMail]:
