@@ -4,8 +4,6 @@
 Developers Notification group whenever a run of this code location fails.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from cdr_dagster.resources.email import EmailResource
