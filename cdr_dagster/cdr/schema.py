@@ -578,9 +578,7 @@ glossary_translation_job = Table(
     "glossary_translation_job",
     metadata,
     _key("doc_id"),
-    Column(
-        "state_id", Integer, ForeignKey("glossary_translation_state.value_id"), nullable=False
-    ),
+    Column("state_id", Integer, ForeignKey("glossary_translation_state.value_id"), nullable=False),
     Column("state_date", DateTime, nullable=False),
     Column("assigned_to", Integer, nullable=False),
     Column("comments", UnicodeText),
@@ -602,9 +600,7 @@ summary_translation_job = Table(
     "summary_translation_job",
     metadata,
     _key("english_id"),
-    Column(
-        "state_id", Integer, ForeignKey("summary_translation_state.value_id"), nullable=False
-    ),
+    Column("state_id", Integer, ForeignKey("summary_translation_state.value_id"), nullable=False),
     Column("state_date", DateTime, nullable=False),
     Column("change_type", Integer, ForeignKey("summary_change_type.value_id"), nullable=False),
     Column("assigned_to", Integer, nullable=False),
