@@ -275,9 +275,7 @@ class EmailResource(dg.ConfigurableResource):
                     smtp.starttls(context=ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                refused = smtp.send_message(
-                    message, from_addr=envelope_from, to_addrs=recipients
-                )
+                refused = smtp.send_message(message, from_addr=envelope_from, to_addrs=recipients)
         except (smtplib.SMTPException, OSError) as exc:
             raise EmailSendError(
                 f"send_mail: {message['Subject']!r} to {', '.join(recipients)} through "
@@ -300,7 +298,10 @@ class EmailResource(dg.ConfigurableResource):
                 os.fsync(handle.fileno())
             os.replace(temp, final)
         except OSError as exc:
-            temp.unlink(missing_ok=True)
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
             raise EmailSendError(
                 f"send_mail: {message['Subject']!r} to {', '.join(recipients)} could not be "
                 f"written to outbox {folder}: {exc}"

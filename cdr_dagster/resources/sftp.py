@@ -255,9 +255,7 @@ class _LocalSession(SftpSession):
                 found = []
                 for item in entries:
                     info = item.stat(follow_symlinks=False)
-                    found.append(
-                        _entry(path, item.name, info.st_mode, info.st_size, info.st_mtime)
-                    )
+                    found.append(_entry(path, item.name, info.st_mode, info.st_size, info.st_mtime))
         except OSError as exc:
             raise self._fail("list", path, exc) from exc
         return sorted(found, key=lambda entry: entry.name)
