@@ -33,8 +33,19 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
 _WHITESPACE = re.compile(r"\s+")
 _LIST_START = re.compile(r"^([-+=])")
 _ORDERED_START = re.compile(r"^(\d+)([.)])")
-_URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "|": "%7C",
-               "\\": "%5C", "`": "%60", "\n": "%0A", "\r": "%0D", "\t": "%09"}
+_URL_UNSAFE = {
+    " ": "%20",
+    "(": "%28",
+    ")": "%29",
+    "<": "%3C",
+    ">": "%3E",
+    "|": "%7C",
+    "\\": "%5C",
+    "`": "%60",
+    "\n": "%0A",
+    "\r": "%0D",
+    "\t": "%09",
+}
 
 
 def render_markdown(report: Report, max_rows: int | None = None) -> str:

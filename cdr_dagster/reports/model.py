@@ -127,9 +127,7 @@ class Table:
 
     def __post_init__(self) -> None:
         columns = tuple(c if isinstance(c, Column) else Column(str(c)) for c in self.columns)
-        rows = tuple(
-            tuple(v if isinstance(v, Cell) else Cell(v) for v in row) for row in self.rows
-        )
+        rows = tuple(tuple(v if isinstance(v, Cell) else Cell(v) for v in row) for row in self.rows)
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "rows", rows)
         if columns:
