@@ -51,6 +51,7 @@ def parse(document: str) -> lxml_html.HtmlElement:
 
 
 def texts(elements: list[lxml_html.HtmlElement]) -> list[str]:
+    """The text content of each element."""
     return [e.text_content() for e in elements]
 
 
@@ -635,6 +636,20 @@ def test_plain_text_rendering() -> None:
         "----------  --------  ----------------------------------\n"
         "2021-06-10  CDR62000  FDA label <https://fda.gov/a b(1)>\n"
         "2019-01-01  CDR62000  a|b c * d_e\n"
+    )
+
+
+def test_plain_text_spanning_cells_do_not_widen_columns() -> None:
+    table = Table(
+        ["Documents", "Count"],
+        [["New", 1], [Cell("a separator row that is longer", colspan=2)], ["Revised", 22]],
+    )
+    assert render_text(Report("Counts", [table], show_heading=False)) == (
+        "Documents  Count\n"
+        "---------  -----\n"
+        "New        1\n"
+        "a separator row that is longer\n"
+        "Revised    22\n"
     )
 
 

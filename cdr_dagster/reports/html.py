@@ -24,7 +24,7 @@ from cdr_dagster.reports.model import (
     TrustedHtml,
 )
 from cdr_dagster.reports.styles import css
-from cdr_dagster.reports.values import clean, paragraphs, safe_url, scalar_text
+from cdr_dagster.reports.values import cell_text, clean, paragraphs, safe_url
 
 DOCTYPE = "<!DOCTYPE html>"
 
@@ -71,7 +71,7 @@ def _build(block: Block) -> list[etree._Element]:
     if isinstance(block, Paragraph):
         return [_paragraph(block)]
     if isinstance(block, BulletList):
-        items = [_styled(B.LI(*_content(item)), block.item_style) for item in block.items]
+        items = [_styled(B.LI(*_content(item)), block.item_style) for item in block.cells]
         return [_styled(B.UL(*items), block.style)]
     if isinstance(block, TrustedHtml):
         return _trusted(block.markup)
@@ -82,13 +82,13 @@ def _table(table: Table) -> etree._Element:
     element = _styled(B.TABLE(), table.style)
     if table.caption is not None:
         element.append(_styled(B.CAPTION(clean(table.caption)), table.caption_style))
-    if table.columns and (table.rows or table.header_when_empty):
+    if table.shows_header:
         header = B.TR()
-        for column in table.columns:
+        for column in table.header:
             th = B.TH(clean(column.label), style=css(table.header_style(column)))
             header.append(th)
         element.append(header)
-    for row in table.rows:
+    for row in table.body:
         tr = B.TR()
         for cell, column in table.positioned(row):
             tr.append(_td(table, cell, column))
@@ -111,7 +111,7 @@ def _content(cell: Cell) -> list[etree._Element | str]:
     paras = paragraphs(cell)
     if paras is not None:
         return [_paragraph(p) for p in paras]
-    text = scalar_text(cell.value)  # type: ignore[arg-type]
+    text = cell_text(cell)
     url = safe_url(cell.url)
     if url:
         return [B.A(text, href=url)]

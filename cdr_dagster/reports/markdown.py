@@ -75,7 +75,7 @@ def markdown_block(block: Block, max_rows: int | None = None) -> str:
     if isinstance(block, Paragraph):
         return _emphasised(_line_start(escape(block.text)), block.style)
     if isinstance(block, BulletList):
-        items = [_line_start(_inline(item)) for item in block.items]
+        items = [_line_start(_inline(item)) for item in block.cells]
         return "\n".join(f"- {_emphasised(item, block.item_style)}" for item in items)
     if isinstance(block, TrustedHtml):
         return _line_start(escape(trusted_text(block.markup)))
@@ -99,17 +99,18 @@ def _table(table: Table, max_rows: int | None) -> str:
     lines: list[str] = []
     if table.caption:
         lines += [f"**{escape(table.caption)}**", ""]
-    rows = list(table.rows)
-    if not rows and table.empty_text is not None:
-        if not (table.columns and table.header_when_empty):
+    rows = list(table.body)
+    if not rows and not table.shows_header:
+        if table.empty_text is not None:
             lines.append(escape(table.empty_text))
-            return "\n".join(lines)
+        return "\n".join(lines).rstrip()
+    if not rows and table.empty_text is not None:
         rows = [(Cell(table.empty_text, colspan=table.width),)]
     width = table.width
     shown = rows if max_rows is None else rows[:max_rows]
-    labels = [escape(c.label) for c in table.columns] or [""] * width
+    labels = [escape(c.label) for c in table.header] or [""] * width
     lines.append(_row(labels))
-    lines.append(_row([_rule(table, c) for c in table.columns] or ["---"] * width))
+    lines.append(_row([_rule(table, c) for c in table.header] or ["---"] * width))
     for row in shown:
         cells: list[str] = []
         for cell in row:

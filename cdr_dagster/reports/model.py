@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from cdr_dagster.reports.styles import (
     CAPTION_STYLE,
@@ -80,11 +81,16 @@ class Cell:
             raise ValueError(f"colspan must be at least 1, not {self.colspan}")
         value = self.value
         if not isinstance(value, _SCALAR_TYPES):
-            paragraphs = tuple(value)
-            for paragraph in paragraphs:
-                if not isinstance(paragraph, Paragraph):
-                    raise TypeError(f"cell paragraphs must be Paragraph, not {paragraph!r}")
-            object.__setattr__(self, "value", paragraphs)
+            try:
+                paras = tuple(value)
+            except TypeError:
+                paras = None
+            if paras is None or not all(isinstance(p, Paragraph) for p in paras):
+                raise TypeError(
+                    "a cell value is a str, number, date, None or a sequence of Paragraph, "
+                    f"not {value!r}"
+                )
+            object.__setattr__(self, "value", paras)
 
 
 @dataclass(frozen=True)
@@ -140,11 +146,26 @@ class Table:
                     )
 
     @property
+    def header(self) -> tuple[Column, ...]:
+        """The columns, as `Column`s."""
+        return cast(tuple[Column, ...], self.columns)
+
+    @property
+    def body(self) -> tuple[tuple[Cell, ...], ...]:
+        """The rows, as `Cell`s."""
+        return cast(tuple[tuple[Cell, ...], ...], self.rows)
+
+    @property
+    def shows_header(self) -> bool:
+        """Whether the header row is shown: there are columns, and rows or `header_when_empty`."""
+        return bool(self.columns) and (bool(self.rows) or self.header_when_empty)
+
+    @property
     def width(self) -> int:
         """Number of columns: the header's, or the widest row's when there is no header."""
         if self.columns:
             return len(self.columns)
-        return max((sum(c.colspan for c in row) for row in self.rows), default=1)  # type: ignore[union-attr]
+        return max((sum(c.colspan for c in row) for row in self.body), default=1)
 
     def header_style(self, column: Column) -> dict[str, str]:
         """The merged declarations of one column's header cell."""
@@ -159,9 +180,8 @@ class Table:
         result: list[tuple[Cell, Column | None]] = []
         position = 0
         for cell in row:
-            columns = self.columns
-            column = columns[position] if position < len(columns) else None
-            result.append((cell, column))  # type: ignore[arg-type]
+            column = self.header[position] if position < len(self.header) else None
+            result.append((cell, column))
             position += cell.colspan
         return result
 
@@ -177,6 +197,11 @@ class BulletList:
     def __post_init__(self) -> None:
         items = tuple(i if isinstance(i, Cell) else Cell(i) for i in self.items)
         object.__setattr__(self, "items", items)
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """The items, as `Cell`s."""
+        return cast(tuple[Cell, ...], self.items)
 
 
 @dataclass(frozen=True)

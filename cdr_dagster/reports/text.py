@@ -49,7 +49,7 @@ def text_block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return _one_line(block.text)
     if isinstance(block, BulletList):
-        return "\n".join(f"- {_cell(item)}" for item in block.items)
+        return "\n".join(f"- {_cell(item)}" for item in block.cells)
     if isinstance(block, TrustedHtml):
         return _one_line(trusted_text(block.markup))
     raise TypeError(f"not a report block: {block!r}")
@@ -59,33 +59,33 @@ def _table(table: Table) -> str:
     lines: list[str] = []
     if table.caption:
         lines.append(_one_line(table.caption))
-    grid: list[list[str]] = []
-    show_header = bool(table.columns) and (bool(table.rows) or table.header_when_empty)
-    if show_header:
-        grid.append([_one_line(c.label) for c in table.columns])
-    for row in table.rows:
-        cells: list[str] = []
-        for cell in row:
-            cells += [_cell(cell)] + [""] * (cell.colspan - 1)
-        grid.append(cells)
+    grid: list[list[tuple[str, int]]] = []  # rows of (text, column span)
+    if table.shows_header:
+        grid.append([(_one_line(c.label), 1) for c in table.header])
+    grid += [[(_cell(cell), cell.colspan) for cell in row] for row in table.body]
     if not table.rows and table.empty_text is not None:
-        grid.append([_one_line(table.empty_text)])
-    if not grid:
-        return "\n".join(lines)
-    width = max(len(row) for row in grid)
-    widths = [0] * width
+        grid.append([(_one_line(table.empty_text), table.width)])
+    widths = [0] * table.width
     for row in grid:
-        if len(row) == width or row is grid[0]:
-            for i, text in enumerate(row):
-                widths[i] = max(widths[i], len(text))
+        position = 0
+        for text, span in row:
+            if span == 1 and position < len(widths):
+                widths[position] = max(widths[position], len(text))
+            position += span
     rendered = [_line(row, widths) for row in grid]
-    if show_header:
-        rendered.insert(1, _line(["-" * w for w in widths], widths))
+    if table.shows_header:
+        rendered.insert(1, _line([("-" * w, 1) for w in widths], widths))
     return "\n".join(lines + rendered)
 
 
-def _line(cells: list[str], widths: list[int]) -> str:
-    padded = [text.ljust(widths[i]) if i < len(widths) else text for i, text in enumerate(cells)]
+def _line(row: list[tuple[str, int]], widths: list[int]) -> str:
+    """Cells padded to their columns' widths (a spanning cell to its columns and gaps)."""
+    padded: list[str] = []
+    position = 0
+    for text, span in row:
+        columns = widths[position : position + span]
+        padded.append(text.ljust(sum(columns) + 2 * (len(columns) - 1)))
+        position += span
     return "  ".join(padded).rstrip()
 
 

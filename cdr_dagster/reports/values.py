@@ -9,6 +9,7 @@ http, https and mailto URLs (or relative references such as `#fragment`) become 
 from __future__ import annotations
 
 import re
+from typing import cast
 from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
@@ -39,7 +40,7 @@ def cell_text(cell: Cell, separator: str = "\n") -> str:
     paras = paragraphs(cell)
     if paras is not None:
         return separator.join(clean(p.text) for p in paras)
-    return scalar_text(cell.value)  # type: ignore[arg-type]
+    return scalar_text(cast(Scalar, cell.value))
 
 
 def safe_url(url: str | None) -> str | None:
