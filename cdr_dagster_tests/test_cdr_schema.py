@@ -88,6 +88,8 @@ def test_create_and_drop_schema_refuse_sql_server():
         create_schema(engine)
     with pytest.raises(ValueError, match="managed by the CDR itself"):
         drop_schema(engine)
+    with pytest.raises(ValueError, match="managed by the CDR itself"):
+        metadata.create_all(engine, tables=base_tables())
 
 
 def _add_docs(conn) -> None:

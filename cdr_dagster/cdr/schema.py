@@ -662,6 +662,7 @@ def views() -> list[Table]:
 
 @event.listens_for(metadata, "before_create")
 def _refuse_views_as_tables(target: MetaData, connection: Connection, **kw: object) -> None:
+    _refuse_mssql(connection)
     tables = kw.get("tables") or []
     wrong = sorted(t.name for t in tables if is_view(t))  # type: ignore[union-attr]
     if wrong:
