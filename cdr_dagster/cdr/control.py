@@ -7,7 +7,6 @@ and name compare case-insensitively, as on the CDR's SQL Server.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import overload
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -21,14 +20,6 @@ def _active(group: str, name: str | None = None) -> list:
     if name is not None:
         conditions.append(iequals(ctl.c.name, name))
     return conditions
-
-
-@overload
-def control_value(conn: Connection, group: str, name: str) -> str | None: ...
-@overload
-def control_value(conn: Connection, group: str, name: str, default: str) -> str: ...
-@overload
-def control_value(conn: Connection, group: str, name: str, default: None) -> str | None: ...
 
 
 def control_value(
