@@ -1,0 +1,376 @@
+"""Load and validate ``schedules.yaml`` into Dagster ``ScheduleDefinition`` objects.
+
+``schedules.yaml`` is the schedule table of the code location (the format is described at the
+top of that file). ``definitions.py`` calls::
+
+    load_schedules(SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier)
+
+Every schedule runs in America/New_York. Its ``default_status`` is RUNNING on the tiers its entry
+lists and STOPPED elsewhere; an operator's toggle in the UI then wins until it is reset.
+
+Loading validates everything before it returns anything, and raises one
+:class:`ScheduleConfigError` listing every problem, each naming its entry (section, index and
+name): YAML syntax and duplicate keys, unknown or missing keys, names that are not Dagster names
+or are used twice, unknown jobs, cron strings Dagster rejects, tiers that are not CDR tiers, and
+run config the job's Config rejects.
+
+Run config is validated against the job itself, with :func:`dagster.validate_run_config`. A job
+from ``@job`` or ``define_asset_job`` usually gets its resources only in ``Definitions``; for the
+check, each resource key the job needs but has not bound is given a stand-in resource that
+accepts any config, and the job is resolved through a ``Definitions`` of its own. So op and
+asset config are checked exactly, while config for such resources (rare in a schedule: they are
+configured in ``definitions.py``) is checked when a run starts. An asset job from
+``define_asset_job`` can only be resolved with its assets: pass them as ``assets=``.
+
+``on_demand`` entries document jobs that run only when an operator launches them (legacy rows
+without a schedule). They are validated like schedules (job and run config) but produce no
+definition; :func:`read_schedule_table` returns them for tools such as the exporter.
+
+A job with time-window partitions (the monthly reports) gets a schedule that requests, at each
+tick, the last partition complete at the scheduled time, with ``run_key`` = that partition key,
+as ``build_schedule_from_partitioned_job`` does, plus the entry's run config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+from dagster._utils.schedules import is_valid_cron_string
+
+from cdr_dagster.settings import TIERS, TIMEZONE
+
+# What an entry may target: a job from @job (or graph.to_job) or from define_asset_job.
+SchedulableJob = dg.JobDefinition | UnresolvedAssetJobDefinition
+
+SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
+SECTIONS = ("schedules", "on_demand")
+SCHEDULE_KEYS = {
+    "name": True,
+    "job": True,
+    "cron": True,
+    "tiers": True,
+    "description": True,
+    "run_config": False,
+    "legacy_name": False,
+    "legacy_class": False,
+}
+ON_DEMAND_KEYS = {
+    "name": True,
+    "job": True,
+    "description": True,
+    "run_config": False,
+    "legacy_name": False,
+    "legacy_class": False,
+}
+
+
+class ScheduleConfigError(ValueError):
+    """``schedules.yaml`` cannot be loaded; ``problems`` lists each problem with its entry."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{source}: {count}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """One entry of ``schedules.yaml``; ``cron`` is None for an ``on_demand`` entry."""
+
+    section: str
+    index: int
+    name: str
+    job: str
+    description: str
+    cron: str | None = None
+    tiers: tuple[str, ...] = ()
+    run_config: Mapping[str, Any] = field(default_factory=dict)
+    legacy_name: str | None = None
+    legacy_class: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name this entry: ``schedules[2] 'sweep_files_nightly'``."""
+        return f"{self.section}[{self.index}] {self.name!r}"
+
+
+@dataclass(frozen=True)
+class ScheduleTable:
+    """The parsed ``schedules.yaml``: scheduled entries and documented on-demand entries."""
+
+    schedules: tuple[ScheduleEntry, ...]
+    on_demand: tuple[ScheduleEntry, ...]
+
+
+def read_schedule_table(path: str | Path) -> ScheduleTable:
+    """Parse ``schedules.yaml`` and check its structure (no Dagster jobs needed).
+
+    Checks keys, types, names (Dagster-valid, unique across both sections), tiers and cron
+    strings. Raises :class:`ScheduleConfigError` with every problem found.
+    """
+    table, problems = _read(Path(path))
+    if problems:
+        raise ScheduleConfigError(str(path), problems)
+    return table
+
+
+def load_schedules(
+    path: str | Path,
+    jobs: Mapping[str, SchedulableJob],
+    tier: str,
+    *,
+    assets: Sequence[Any] = (),
+) -> list[dg.ScheduleDefinition]:
+    """Build the ``ScheduleDefinition`` of every entry of ``path`` for the CDR tier ``tier``.
+
+    ``jobs`` maps job names to the jobs entries may target (``JobDefinition`` or the result of
+    ``define_asset_job``); ``assets`` are the asset definitions needed to resolve asset jobs for
+    validation. Raises :class:`ScheduleConfigError` listing every problem, each naming its entry.
+    """
+    source = str(path)
+    if tier not in TIERS:
+        raise ScheduleConfigError(source, [f"tier {tier!r} is not one of {', '.join(TIERS)}"])
+    mismatched = [f"{key!r} -> {job.name!r}" for key, job in jobs.items() if key != job.name]
+    if mismatched:
+        raise ScheduleConfigError(
+            source, [f"the jobs mapping must be keyed by job name: {', '.join(mismatched)}"]
+        )
+    table, problems = _read(Path(path))
+    resolved: dict[str, dg.JobDefinition] = {}
+    for entry in (*table.schedules, *table.on_demand):
+        job = jobs.get(entry.job)
+        if job is None:
+            known = ", ".join(sorted(jobs)) or "none"
+            problems.append(f"{entry.label}: unknown job {entry.job!r} (known jobs: {known})")
+            continue
+        try:
+            if entry.job not in resolved:
+                resolved[entry.job] = _resolve_for_validation(job, assets)
+            dg.validate_run_config(resolved[entry.job], entry.run_config)
+        except dg.DagsterInvalidConfigError as exc:
+            problems.append(f"{entry.label}: job {entry.job!r} rejects the run_config: {exc}")
+        except (dg.DagsterInvalidDefinitionError, dg.DagsterInvariantViolationError) as exc:
+            problems.append(f"{entry.label}: job {entry.job!r} cannot be validated: {exc}")
+        else:
+            partitions = resolved[entry.job].partitions_def
+            if partitions is not None and not isinstance(
+                partitions, dg.TimeWindowPartitionsDefinition
+            ):
+                problems.append(
+                    f"{entry.label}: job {entry.job!r} has partitions that are not time windows; "
+                    "schedule it in Python instead"
+                )
+    if problems:
+        raise ScheduleConfigError(source, problems)
+    return [
+        _schedule_definition(entry, jobs[entry.job], resolved[entry.job], tier)
+        for entry in table.schedules
+    ]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice", key_node.start_mark
+            )
+        seen.add(key)
+    return dict(loader.construct_pairs(node, deep=True))
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read(path: Path) -> tuple[ScheduleTable, list[str]]:
+    empty = ScheduleTable((), ())
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except OSError as exc:
+        return empty, [f"cannot read the file: {exc}"]
+    except yaml.YAMLError as exc:
+        return empty, [f"not valid YAML: {exc}"]
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        return empty, ["the file must be a mapping with 'schedules' and 'on_demand' lists"]
+    problems = [
+        f"unknown top-level key {key!r} (expected {' or '.join(SECTIONS)})"
+        for key in document
+        if key not in SECTIONS
+    ]
+    sections: dict[str, list[ScheduleEntry]] = {name: [] for name in SECTIONS}
+    names: dict[str, str] = {}
+    for section in SECTIONS:
+        items = document.get(section) or []
+        if not isinstance(items, list):
+            problems.append(f"{section} must be a list of entries")
+            continue
+        for index, item in enumerate(items):
+            entry = _parse_entry(section, index, item, problems)
+            if entry is None:
+                continue
+            if entry.name in names:
+                problems.append(f"{entry.label}: name already used by {names[entry.name]}")
+                continue
+            names[entry.name] = entry.label
+            sections[section].append(entry)
+    table = ScheduleTable(tuple(sections["schedules"]), tuple(sections["on_demand"]))
+    return table, problems
+
+
+def _parse_entry(
+    section: str, index: int, item: object, problems: list[str]
+) -> ScheduleEntry | None:
+    label = f"{section}[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{label}: an entry must be a mapping, not {type(item).__name__}")
+        return None
+    name = item.get("name")
+    if isinstance(name, str):
+        label = f"{label} {name!r}"
+    allowed = SCHEDULE_KEYS if section == "schedules" else ON_DEMAND_KEYS
+    before = len(problems)
+    for key in item:
+        if key not in allowed:
+            problems.append(f"{label}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    for key, required in allowed.items():
+        if required and item.get(key) in (None, ""):
+            problems.append(f"{label}: {key} is required")
+    for key in ("name", "job", "cron", "description", "legacy_name", "legacy_class"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{label}: {key} must be a string, not {value!r}")
+    if isinstance(name, str) and name and not NAME_PATTERN.match(name):
+        problems.append(f"{label}: name must use only letters, digits and underscores")
+    cron = item.get("cron")
+    if isinstance(cron, str) and cron and not is_valid_cron_string(cron):
+        problems.append(f"{label}: cron {cron!r} is not a valid five-field cron string")
+    tiers = item.get("tiers")
+    if section == "schedules" and tiers is not None:
+        if not isinstance(tiers, list):
+            problems.append(f"{label}: tiers must be a list such as [DEV, QA] (or [])")
+        else:
+            for tier in tiers:
+                if tier not in TIERS:
+                    problems.append(f"{label}: tier {tier!r} is not one of {', '.join(TIERS)}")
+            if len(set(map(str, tiers))) != len(tiers):
+                problems.append(f"{label}: a tier is listed twice in {tiers}")
+    run_config = item.get("run_config")
+    if run_config is None:
+        run_config = {}
+    if not isinstance(run_config, dict):
+        problems.append(f"{label}: run_config must be a mapping such as {{ops: {{...}}}}")
+    if len(problems) > before:
+        return None
+    return ScheduleEntry(
+        section=section,
+        index=index,
+        name=name,
+        job=item["job"],
+        description=item["description"],
+        cron=cron,
+        tiers=tuple(tiers or ()),
+        run_config=run_config,
+        legacy_name=item.get("legacy_name"),
+        legacy_class=item.get("legacy_class"),
+    )
+
+
+# --- validation and building -----------------------------------------------------------------
+
+
+def _stand_in_resource() -> dg.ResourceDefinition:
+    return dg.ResourceDefinition(
+        resource_fn=lambda _: None,
+        config_schema=dg.Field(dg.Any, is_required=False),
+        description="stand-in used only to validate schedules.yaml",
+    )
+
+
+def _resolve_for_validation(job: SchedulableJob, assets: Sequence[Any]) -> dg.JobDefinition:
+    """``job`` as Definitions would resolve it, with stand-ins for resources bound later."""
+    if isinstance(job, dg.JobDefinition):
+        needed = set(job.required_resource_keys) - set(job.resource_defs)
+        stand_ins = {key: _stand_in_resource() for key in needed}
+        return dg.Definitions(jobs=[job], resources=stand_ins).resolve_job_def(job.name)
+    needed = set()
+    for asset in assets:
+        needed |= set(getattr(asset, "required_resource_keys", ()))
+    stand_ins = {key: _stand_in_resource() for key in needed - {"io_manager"}}
+    if not assets:
+        raise dg.DagsterInvalidDefinitionError(
+            f"{job.name!r} is an asset job; pass its assets to load_schedules(assets=...)"
+        )
+    defs = dg.Definitions(assets=list(assets), jobs=[job], resources=stand_ins)
+    return defs.resolve_job_def(job.name)
+
+
+def _schedule_definition(
+    entry: ScheduleEntry, job: SchedulableJob, resolved: dg.JobDefinition, tier: str
+) -> dg.ScheduleDefinition:
+    status = (
+        dg.DefaultScheduleStatus.RUNNING
+        if tier in entry.tiers
+        else dg.DefaultScheduleStatus.STOPPED
+    )
+    metadata = {
+        key: value
+        for key, value in (
+            ("tiers", ", ".join(entry.tiers) or "none"),
+            ("legacy_name", entry.legacy_name),
+            ("legacy_class", entry.legacy_class),
+        )
+        if value
+    }
+    common: dict[str, Any] = {
+        "name": entry.name,
+        "cron_schedule": entry.cron,
+        "target": job,
+        "execution_timezone": TIMEZONE,
+        "default_status": status,
+        "description": entry.description,
+        "metadata": metadata,
+    }
+    partitions = resolved.partitions_def
+    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return dg.ScheduleDefinition(
+            execution_fn=_last_partition_fn(partitions, entry.run_config), **common
+        )
+    return dg.ScheduleDefinition(run_config=dict(entry.run_config), **common)
+
+
+def _last_partition_fn(
+    partitions: dg.TimeWindowPartitionsDefinition, run_config: Mapping[str, Any]
+) -> Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]:
+    def request_last_partition(
+        context: dg.ScheduleEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
+        with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):
+            key = partitions.get_last_partition_key()
+        if key is None:
+            return dg.SkipReason("no partition is complete yet")
+        return dg.RunRequest(run_key=key, partition_key=key, run_config=dict(run_config))
+
+    return request_last_partition
