@@ -18,7 +18,11 @@ def _init_db(args: argparse.Namespace) -> int:
     if not url:
         print("cdr-dagster init-db: give --url or set CDR_DB_URL", file=sys.stderr)
         return 2
-    init_db(url)
+    try:
+        init_db(url)
+    except ValueError as exc:
+        print(f"cdr-dagster init-db: {exc}", file=sys.stderr)
+        return 2
     print(f"CDR schema created in {_safe(url)}")
     return 0
 

@@ -4,13 +4,37 @@
 Developers Notification group whenever a run of this code location fails.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP
 
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
+
 #: Tag Dagster sets on a failed run that the run-retry daemon will re-execute.
 WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def _error_lines(error: "SerializableErrorInfo | None") -> list[str]:
+    """The error and its causes, innermost last, with the innermost stack trace.
+
+    Dagster wraps an exception raised in an op in its own step error; the operator needs the
+    original message, which is the last cause in the chain.
+    """
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    if not chain:
+        return []
+    lines = [f"Error: {chain[-1].cls_name}: {chain[-1].message.strip()}"]
+    lines.extend(f"  raised inside: {outer.message.strip()}" for outer in reversed(chain[:-1]))
+    if chain[-1].stack:
+        lines.append("".join(chain[-1].stack).rstrip())
+    return lines
 
 
 def failure_report(context: dg.RunFailureSensorContext) -> tuple[str, str]:
@@ -24,16 +48,11 @@ def failure_report(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     if attempt:
         lines.append(f"Attempt: {int(attempt) + 1}")
     step_failures = context.get_step_failure_events()
-    if step_failures:
-        for event in step_failures:
-            error = event.step_failure_data.error
-            lines.append("")
-            lines.append(f"Failing step: {event.step_key}")
-            if error is not None:
-                lines.append(f"Error: {error.message.strip()}")
-                if error.stack:
-                    lines.append("".join(error.stack).rstrip())
-    else:
+    for event in step_failures:
+        lines.append("")
+        lines.append(f"Failing step: {event.step_key}")
+        lines.extend(_error_lines(event.step_failure_data.error))
+    if not step_failures:
         lines.append("")
         lines.append("Failing step: none (the run failed outside its steps)")
     lines.append("")
