@@ -257,6 +257,31 @@ def test_timeout_kills_the_process_tree(basedir: Path, tmp_path: Path) -> None:
     assert _gone(child)
 
 
+def test_a_left_behind_child_does_not_hang_the_run(basedir: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "orphan.pid"
+    write_script(
+        basedir / "bin" / "detach.py",
+        f"""
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        print("spawned", flush=True)
+        sys.exit(6)
+        """,
+    )
+    runner = CommandRunnerResource(basedir=str(basedir))
+
+    try:
+        exit_code, messages = run_in_job(runner, "bin/detach.py", [])
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 9)
+
+    assert exit_code == 6
+    assert "spawned" in messages
+    assert any("still holds its output open" in m for m in messages)
+
+
 def test_timed_out_result(basedir: Path) -> None:
     write_script(
         basedir / "bin" / "slow.py", "import time\nprint('tick', flush=True)\ntime.sleep(600)\n"

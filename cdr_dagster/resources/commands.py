@@ -258,23 +258,31 @@ class CommandRunnerResource(dg.ConfigurableResource):
         timed_out = False
         deadline = None if limit is None else started + limit
         try:
-            exited_at: float | None = None
+            quiet_since: float | None = None
             while True:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    timed_out = process.poll() is None
+                running = process.poll() is None
+                if running and deadline is not None and now >= deadline:
+                    timed_out = True
                     break
-                wait = 0.5 if deadline is None else min(0.5, deadline - now)
+                if not running and quiet_since is not None:
+                    # The script ended, but a child it left behind still holds the pipe open.
+                    # Stop once that child is quiet for a moment (or past the time limit).
+                    past_limit = deadline is not None and now >= deadline
+                    if past_limit or now - quiet_since > _DRAIN_SECONDS:
+                        logger.warning(
+                            f"{name} ended but a process it started still holds its output "
+                            "open; no longer reading it"
+                        )
+                        break
+                wait = 0.5 if deadline is None or not running else min(0.5, deadline - now)
                 try:
-                    item = lines.get(timeout=wait)
+                    item = lines.get(timeout=max(wait, 0.0))
                 except queue.Empty:
                     if process.poll() is not None:
-                        # The script ended but a child it left behind still holds the pipe:
-                        # take what comes within a moment, then stop reading.
-                        exited_at = exited_at or time.monotonic()
-                        if time.monotonic() - exited_at > _DRAIN_SECONDS:
-                            break
+                        quiet_since = quiet_since or time.monotonic()
                     continue
+                quiet_since = None
                 if item is _EOF:
                     break
                 count += 1

@@ -513,7 +513,7 @@ class SftpResource(dg.ConfigurableResource):
     )
     known_hosts_file: str | None = Field(
         default=None,
-        description="known_hosts file with the server's host key (CDR_SFTP_KNOWN_HOSTS); "
+        description="known_hosts file with the server's host key; "
         "default the user's ~/.ssh/known_hosts.",
     )
     host_key_policy: HostKeyPolicy = Field(
