@@ -1,0 +1,110 @@
+"""``cdr-dagster export-schedules``: schedules.yaml printed as the legacy scheduler's JSON export.
+
+The output has the format of the CDR admin Scheduler page's JSON export (spec 01 section 3), a
+JSON array indented 2, sorted by name, of ``[name, enabled, job_class, opts, schedule]``, so an
+operator can compare our table with the legacy one, or restore rows into ``scheduled_job``:
+
+- ``name``: the entry's ``legacy_name`` if it has one, else its name;
+- ``enabled``: whether the entry is RUNNING by default on this tier (``CDR_TIER``); always
+  false for ``on_demand`` entries, which become kind-3 rows (stored settings, no schedule);
+- ``job_class``: the entry's ``legacy_class``, else the catalogue class of its job;
+- ``opts``: the JSON string of the legacy options carrying the run config's meaning (flags as
+  ``"1"``, lists joined the way the legacy job split them);
+- ``schedule``: the JSON string of APScheduler cron fields with the same fire times, or null.
+
+An entry without a legacy form (a job no legacy class ran, config a legacy option cannot carry,
+a cron APScheduler cannot express) is refused with an error naming it; the exit status is then
+1 and nothing is printed. An unloadable schedules.yaml gives status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from cdr_dagster.legacy.catalogue import (
+    OptionError,
+    classes_for_job,
+    config_from_run_config,
+    find_job_class,
+    legacy_options,
+)
+from cdr_dagster.legacy.cron import CronConversionError, cron_to_apscheduler
+from cdr_dagster.schedules import (
+    SCHEDULES_PATH,
+    ScheduleConfigError,
+    ScheduleEntry,
+    ScheduleTable,
+    read_schedule_table,
+)
+from cdr_dagster.settings import parse_tier
+
+
+def main(
+    out: TextIO = sys.stdout,
+    *,
+    path: str | os.PathLike[str] = SCHEDULES_PATH,
+    tier: str | None = None,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Print ``path`` (default: the code location's schedules.yaml) as the legacy JSON export.
+
+    ``tier`` (default: ``CDR_TIER``) decides which entries are exported as enabled.
+    """
+    try:
+        table = read_schedule_table(Path(path))
+    except ScheduleConfigError as exc:
+        print(f"export-schedules: error: {exc}", file=err)
+        return 2
+    the_tier = parse_tier(tier if tier is not None else os.environ.get("CDR_TIER"))
+    rows, problems = export_rows(table, the_tier)
+    for problem in problems:
+        print(f"export-schedules: error: {problem}", file=err)
+    if problems:
+        return 1
+    out.write(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def export_rows(table: ScheduleTable, tier: str) -> tuple[list[list[Any]], list[str]]:
+    """The legacy rows for ``table`` on ``tier``, sorted by name, and the refused entries."""
+    rows: list[list[Any]] = []
+    problems: list[str] = []
+    for entry in (*table.schedules, *table.on_demand):
+        try:
+            rows.append(export_entry(entry, tier))
+        except (OptionError, CronConversionError) as exc:
+            problems.append(f"{entry.label}: {exc}")
+    rows.sort(key=lambda row: row[0])
+    return rows, problems
+
+
+def export_entry(entry: ScheduleEntry, tier: str) -> list[Any]:
+    """The legacy ``[name, enabled, job_class, opts, schedule]`` row for one entry."""
+    if entry.legacy_class:
+        job_class = find_job_class(entry.legacy_class)
+        if job_class is None or entry.job not in job_class.jobs:
+            raise OptionError(f"legacy_class {entry.legacy_class!r} does not run job {entry.job!r}")
+        class_name = entry.legacy_class
+    else:
+        candidates = classes_for_job(entry.job)
+        if not candidates:
+            raise OptionError(f"job {entry.job!r} has no legacy job class")
+        job_class = candidates[0]
+        class_name = job_class.legacy_class
+    if job_class.trigger == "sensor":
+        raise OptionError(f"job {entry.job!r} is run by sensor {job_class.sensor}, not a schedule")
+    config = config_from_run_config(entry.job, entry.run_config)
+    opts = legacy_options(job_class, entry.job, config)
+    schedule = cron_to_apscheduler(entry.cron) if entry.cron is not None else None
+    enabled = entry.cron is not None and tier in entry.tiers
+    return [
+        entry.legacy_name or entry.name,
+        enabled,
+        class_name,
+        json.dumps(opts),
+        json.dumps(schedule) if schedule is not None else None,
+    ]
