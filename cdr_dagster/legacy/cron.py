@@ -26,22 +26,26 @@ or not at all:
   month: 2``), and anything APScheduler itself rejects, such as a wrapping range ``fri-mon``.
 - Surprising but exact translations come back as warnings: a numeric ``day_of_week`` (Monday
   is 0 there), text APScheduler silently ignores (``mon-fri/2`` is Monday to Friday, because
-  the name pattern stops before ``/2``), and fire times between 01:00 and 02:59.
+  the name pattern stops before ``/2``), and fire times between 00:00 and 02:59 (DST, below).
 
-DST (verified against APScheduler 3.11 and Dagster 1.13 in ``test_legacy_cron.py``): the two
-agree on every fire time except, on the two change days, for times between 01:00 and 02:59
-local on schedules whose ``hour`` is restricted:
+DST (verified in ``test_legacy_cron.py`` against APScheduler 3.11.3, the dev dependency, with
+spot checks of 3.10.4, and Dagster 1.13's own cron iterator): the two agree on every fire time
+except around the two change days, for schedules that can fire between 00:00 and 02:59 (and do
+not fire every hour of every day):
 
-- spring forward (02:00 EST becomes 03:00 EDT): Dagster runs any missing 02:MM time once, at
-  03:00 EDT. APScheduler runs it at 02:MM EST = 03:MM EDT when it reaches that hour from an
-  earlier hour of the same day, and skips it when it comes from an earlier fire time within
-  01:00-01:59 (``hour: "1-2"`` fires at 01:00 and not at all for 02:00 that day).
-- fall back (02:00 EDT becomes 01:00 EST): APScheduler runs each 01:MM time twice, once in EDT
-  and once in EST; Dagster runs it once, in EST.
+- spring forward (02:00 EST becomes 03:00 EDT), both APScheduler versions:
+  - a missing 02:MM time: Dagster runs it once, at 03:00 EDT. APScheduler runs it at 02:MM EST
+    = 03:MM EDT when it reaches that hour from an earlier hour of the day, and skips it when it
+    steps there from a fire time within 01:00-01:59 (``hour: "1-2"`` runs at 01:00 only);
+  - 00:MM on the Monday after the change: APScheduler steps whole days by adding 24 hours, which
+    across the 23-hour Sunday lands at 01:00, so it SKIPS that day's 00:MM run (a daily 00:20,
+    a weekly Monday 00:05; APScheduler issue #606). Dagster runs it.
+- fall back (02:00 EDT becomes 01:00 EST): APScheduler 3.11 runs each 01:MM time twice, in EDT
+  and in EST; Dagster runs it once, in EST. APScheduler 3.10.4 ran it once, in EST, like Dagster
+  (but dropped some ticks of every-N-minutes schedules in the repeated hour).
 
-Hourly and minutely schedules (``hour`` unrestricted) fire at the same instants in both. The
-importer repeats this as a warning for schedules with fire times in that window; the legacy
-schedules the spec names avoid it.
+The importer repeats this as a warning for schedules that can fire in that window (see
+:func:`dst_sensitive`).
 
 :func:`cron_to_apscheduler` is the reverse, for ``cdr-dagster export-schedules``: it accepts
 standard cron only (numbers, names, ``*``, ranges, steps, lists, the ``@daily`` family) and
@@ -187,14 +191,25 @@ def apscheduler_to_cron(schedule: Mapping[str, Any]) -> CronConversion:
             f"day_of_week {str(given['day_of_week'])!r} counts Monday as 0 in APScheduler; "
             f"cron counts Sunday as 0, so it became {_render(cron_weekdays, 0, 6)!r}"
         )
-    hours = sets["hour"]
-    if hours != _full("hour") and hours & {1, 2}:
+    if dst_sensitive(cron):
         warnings.append(
-            "it fires between 01:00 and 02:59, where Dagster and APScheduler differ on the two "
-            "DST change days (spring: Dagster runs a missing 02:MM time at 03:00 EDT; autumn: "
-            "APScheduler ran 01:MM twice, EDT and EST, Dagster runs it once, in EST)"
+            "it can fire between 00:00 and 02:59, where the legacy APScheduler and Dagster "
+            "differ around the DST changes (spring: Dagster runs a missing 02:MM time at 03:00 "
+            "EDT, and runs the Monday 00:MM time APScheduler skipped; autumn: APScheduler 3.11 "
+            "ran 01:MM twice, Dagster runs it once, in EST)"
         )
     return CronConversion(cron=cron, warnings=tuple(warnings))
+
+
+def dst_sensitive(cron: str) -> bool:
+    """Can this cron fire where APScheduler and Dagster differ around DST changes?
+
+    True when it can fire between 00:00 and 02:59 local time and does not fire every hour of
+    every day (see the module docstring).
+    """
+    minute, hour, day, month, weekday = _cron_sets(cron)
+    every_hour_every_day = hour == _full("hour") and day == _full("day") and len(weekday) == 7
+    return bool(hour & {0, 1, 2}) and not every_hour_every_day
 
 
 def cron_to_apscheduler(cron: str) -> dict[str, str]:
