@@ -7,12 +7,15 @@ that field's type and the legacy meaning.
 
 The convention (the job families built later must follow it):
 
-1. A legacy class maps to one Dagster job. When the work is an asset (``glossary_dictionary``,
-   ``trial_listing_info``, ...), the job is ``define_asset_job("<asset>", selection=[<asset>])``:
-   the job has the asset's name.
-2. The job's ``dg.Config`` is taken by the op, or asset, named exactly like the job, so the run
-   config of every job is ``{"ops": {"<job>": {"config": {<fields>}}}}`` (assets take their
-   config under ``ops`` too). See :func:`run_config_for`.
+1. A legacy class maps to the Dagster name of DESIGN 6a. For an op-based job that name is the
+   job (``sweep_files``); its Config is taken by the op node ``<job>_op`` (``sweep_files_op``),
+   so the run config is ``{"ops": {"sweep_files_op": {"config": {<fields>}}}}``. Dagster does
+   not allow an op named exactly like its job (op and graph names share one namespace in a
+   code location). When one op serves several jobs, alias it: ``op.alias("<job>_op")``.
+2. For an asset (``glossary_dictionary``, ``trial_listing_info``, ...) the job is
+   ``define_asset_job("<asset>_job", selection=[<asset>])`` (again: not the asset's own name),
+   and the asset takes the Config: ``{"ops": {"glossary_dictionary": {"config": {...}}}}``.
+   See :func:`JobClass.job_of`, :func:`JobClass.node_of` and :func:`run_config_for`.
 3. A Config field is named after the legacy option in snake_case (``TestMode`` ->
    ``test_mode``, ``skip-email`` -> ``skip_email``, ``job-id`` -> ``job_id``; the one exception
    is the dictionary loader's ``loglevel`` -> ``log_level``, spelled like the other classes'
@@ -147,9 +150,29 @@ class JobClass:
         return self.default_class or self.pattern
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """The DESIGN 6a names (jobs, or assets) this class can map to."""
+        return tuple(self.targets.values()) if self.targets else (self.target,)
+
+    @property
     def jobs(self) -> tuple[str, ...]:
         """Every Dagster job this class can map to."""
-        return tuple(self.targets.values()) if self.targets else (self.target,)
+        return tuple(self.job_of(name) for name in self.names)
+
+    def job_of(self, name: str) -> str:
+        """The job that runs ``name``: the job itself, or ``<asset>_job`` for an asset."""
+        return f"{name}_job" if self.asset else name
+
+    def node_of(self, name: str) -> str:
+        """The node taking the Config of ``name``: ``<job>_op``, or the asset itself."""
+        return name if self.asset else f"{name}_op"
+
+    def name_of_job(self, job: str) -> str:
+        """The DESIGN 6a name whose job is ``job`` (KeyError if none)."""
+        for name in self.names:
+            if self.job_of(name) == job:
+                return name
+        raise KeyError(job)
 
     def option(self, legacy: str) -> LegacyOption | None:
         """The catalogue entry of a legacy option name, if the class supports it."""
@@ -612,24 +635,28 @@ def classes_for_job(job: str) -> list[JobClass]:
     return [entry for entry in CATALOGUE if job in entry.jobs]
 
 
-def run_config_for(job: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The run config of ``job`` with ``config`` for its Config (empty config: no run config)."""
+def run_config_for(node: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The run config giving ``config`` to ``node`` (empty config: no run config)."""
     if not config:
         return {}
-    return {"ops": {job: {"config": dict(config)}}}
+    return {"ops": {node: {"config": dict(config)}}}
 
 
-def config_from_run_config(job: str, run_config: Mapping[str, Any]) -> dict[str, Any]:
-    """The Config values in a run config that follows the convention; OptionError otherwise."""
+def config_from_run_config(node: str, run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The Config values for ``node`` in a run config that follows the convention.
+
+    Raises :class:`OptionError` for any other shape.
+    """
     if not run_config:
         return {}
+    shape = f"the run_config is not of the form {{ops: {{{node}: {{config: ...}}}}}}"
     ops = run_config.get("ops") if isinstance(run_config, Mapping) else None
-    if set(run_config) != {"ops"} or not isinstance(ops, Mapping) or set(ops) != {job}:
-        raise OptionError(f"the run_config is not of the form {{ops: {{{job}: {{config: ...}}}}}}")
-    node = ops[job]
-    if not isinstance(node, Mapping) or set(node) - {"config"}:
-        raise OptionError(f"the run_config is not of the form {{ops: {{{job}: {{config: ...}}}}}}")
-    config = node.get("config") or {}
+    if set(run_config) != {"ops"} or not isinstance(ops, Mapping) or set(ops) != {node}:
+        raise OptionError(shape)
+    entry = ops[node]
+    if not isinstance(entry, Mapping) or set(entry) - {"config"}:
+        raise OptionError(shape)
+    config = entry.get("config") or {}
     if not isinstance(config, Mapping):
         raise OptionError("the op config must be a mapping")
     return dict(config)
@@ -637,9 +664,10 @@ def config_from_run_config(job: str, run_config: Mapping[str, Any]) -> dict[str,
 
 @dataclass
 class Converted:
-    """Legacy options turned into a job name, its Config values and warnings."""
+    """Legacy options turned into a job, the node taking its Config, the values and warnings."""
 
     job: str
+    node: str
     config: dict[str, Any]
     warnings: list[str]
 
@@ -652,7 +680,7 @@ def convert_options(entry: JobClass, opts: Mapping[str, Any]) -> Converted:
     """
     problems: list[str] = []
     warnings: list[str] = []
-    job = entry.target
+    name = entry.target
     if entry.selector:
         value = opts.get(entry.selector)
         if value not in entry.targets:
@@ -662,9 +690,10 @@ def convert_options(entry: JobClass, opts: Mapping[str, Any]) -> Converted:
                 "job, and the legacy job failed on anything else)"
             )
         else:
-            job = entry.targets[value]
+            name = entry.targets[value]
+    job, node = entry.job_of(name), entry.node_of(name)
     if entry.options is None:
-        return _convert_free_form(job, opts)
+        return _convert_free_form(job, node, opts)
     config: dict[str, Any] = {}
     for name, value in opts.items():
         if name == entry.selector:
@@ -689,17 +718,17 @@ def convert_options(entry: JobClass, opts: Mapping[str, Any]) -> Converted:
             config[option.field] = typed
     if problems:
         raise OptionError("; ".join(problems))
-    return Converted(job, config, warnings)
+    return Converted(job, node, config, warnings)
 
 
-def _convert_free_form(job: str, opts: Mapping[str, Any]) -> Converted:
+def _convert_free_form(job: str, node: str, opts: Mapping[str, Any]) -> Converted:
     config: dict[str, Any] = {}
     options = {str(k): _text(v) for k, v in opts.items() if k != "command"}
     if options:
         config["options"] = options
     if opts.get("command"):
         config["command"] = _text(opts["command"])
-    return Converted(job, config, [])
+    return Converted(job, node, config, [])
 
 
 _FALSE_WORDS = {"false", "0", "no", "off", "n", "f", "none", "null", "nil"}
@@ -861,7 +890,8 @@ def legacy_options(entry: JobClass, job: str, config: Mapping[str, Any]) -> dict
     opts: dict[str, str] = {}
     problems: list[str] = []
     if entry.selector:
-        opts[entry.selector] = next(value for value, name in entry.targets.items() if name == job)
+        name = entry.name_of_job(job)
+        opts[entry.selector] = next(value for value, n in entry.targets.items() if n == name)
     if entry.options is None:
         unknown = set(config) - {"options", "command"}
         if unknown:
@@ -917,7 +947,7 @@ def describe() -> str:
     for entry in CATALOGUE:
         jobs = ", ".join(entry.jobs)
         via = f"sensor {entry.sensor} -> " if entry.sensor else ""
-        path = ", ".join(f"ops.{job}.config" for job in entry.jobs)
+        path = ", ".join(f"ops.{entry.node_of(name)}.config" for name in entry.names)
         lines.append(f"| {entry.pattern} | {via}{jobs} | {entry.trigger} | {path} |")
     lines += ["", "| class | legacy option | field | type | meaning |", "|---|---|---|---|---|"]
     for entry in CATALOGUE:

@@ -97,7 +97,9 @@ def export_entry(entry: ScheduleEntry, tier: str) -> list[Any]:
         class_name = job_class.legacy_class
     if job_class.trigger == "sensor":
         raise OptionError(f"job {entry.job!r} is run by sensor {job_class.sensor}, not a schedule")
-    config = config_from_run_config(entry.job, entry.run_config)
+    config = config_from_run_config(
+        job_class.node_of(job_class.name_of_job(entry.job)), entry.run_config
+    )
     opts = legacy_options(job_class, entry.job, config)
     schedule = cron_to_apscheduler(entry.cron) if entry.cron is not None else None
     enabled = entry.cron is not None and tier in entry.tiers

@@ -222,7 +222,7 @@ def _import_row(
     data["description"] = description
     data["legacy_name"] = name
     data["legacy_class"] = job_class
-    run_config = run_config_for(converted.job, converted.config)
+    run_config = run_config_for(converted.node, converted.config)
     if run_config:
         data["run_config"] = run_config
     return ImportedEntry(section, label, data, warnings, notes)
