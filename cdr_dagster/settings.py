@@ -13,7 +13,8 @@ Everything that differs between a CDR tier, the embedded demo and the tests come
   ``CDR_SMTP_USER``, ``CDR_SMTP_PASSWORD``).
 - ``CDR_SFTP_LOCAL_DIR``: when set, the s/FTP server is replaced by this folder; otherwise
   ``CDR_SFTP_HOST``, ``CDR_SFTP_PORT``, ``CDR_SFTP_USER``, ``CDR_SFTP_KEY_FILE`` or
-  ``CDR_SFTP_PASSWORD``, and ``CDR_SFTP_HOST_KEY_POLICY`` (reject, warn or auto-add).
+  ``CDR_SFTP_PASSWORD`` (or ``CDR_SFTP_KEY_PASSPHRASE`` for an encrypted key),
+  ``CDR_SFTP_KNOWN_HOSTS`` and ``CDR_SFTP_HOST_KEY_POLICY`` (reject, warn or auto-add).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Settings:
     sftp_port: int
     sftp_user: str | None
     sftp_key_file: str | None
+    sftp_known_hosts: str | None
     sftp_host_key_policy: str
 
     @property
@@ -117,5 +119,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sftp_port=_int(env, "CDR_SFTP_PORT", 22),
         sftp_user=env.get("CDR_SFTP_USER", "").strip() or None,
         sftp_key_file=env.get("CDR_SFTP_KEY_FILE", "").strip() or None,
+        sftp_known_hosts=env.get("CDR_SFTP_KNOWN_HOSTS", "").strip() or None,
         sftp_host_key_policy=policy,
     )

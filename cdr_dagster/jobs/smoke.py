@@ -27,7 +27,7 @@ class SmokeTestConfig(dg.Config):
     )
 
 
-@dg.op(name="smoke_test", description="Log the options and optionally run one CDR script.")
+@dg.op(name="smoke_test_op", description="Log the options and optionally run one CDR script.")
 def smoke_test_op(
     context: dg.OpExecutionContext, config: SmokeTestConfig, commands: CommandRunnerResource
 ) -> None:

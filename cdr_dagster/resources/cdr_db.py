@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:  # SQLAlchemy is imported on first use: code-location load stays fast.
+    from sqlalchemy.engine import Connection, Engine
 
 _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -21,6 +23,8 @@ def engine_for(url: str) -> Engine:
     Engines are pooled and pre-pinged so a connection dropped by SQL Server between two ticks
     of a sensor is replaced instead of failing the tick.
     """
+    from sqlalchemy import create_engine
+
     with _ENGINES_LOCK:
         engine = _ENGINES.get(url)
         if engine is None:

@@ -1,0 +1,31 @@
+"""The one ``Definitions`` object of the CDR scheduler's code location.
+
+Everything the Dagster UI shows is assembled here: jobs, assets, schedules (from
+``schedules.yaml``), sensors and the resources they share. Nothing else builds a
+``Definitions``. The tier in ``CDR_TIER`` decides which schedules start RUNNING.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from cdr_dagster.jobs.smoke import smoke_test_job
+from cdr_dagster.resources.defaults import build_resources
+from cdr_dagster.schedules import load_schedules
+from cdr_dagster.sensors import run_failure_email_sensor
+from cdr_dagster.settings import load_settings
+
+SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
+
+settings = load_settings()
+
+jobs = [smoke_test_job]
+
+defs = dg.Definitions(
+    jobs=jobs,
+    schedules=load_schedules(SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier),
+    sensors=[run_failure_email_sensor],
+    resources=build_resources(settings),
+)

@@ -1,0 +1,92 @@
+"""The code location loads: the one Definitions, its resources, schedules, sensors and CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDR_", "DAGSTER_"))}
+    env.update(overrides)
+    return env
+
+
+def test_definitions_are_loadable() -> None:
+    from cdr_dagster.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("smoke_test").name == "smoke_test"
+    assert defs.resolve_sensor_def("run_failure_email_sensor") is not None
+    for key in ("cdr_db", "email", "sftp", "commands"):
+        assert key in defs.resources
+
+
+def test_every_schedule_uses_new_york_time() -> None:
+    from cdr_dagster.definitions import defs
+
+    schedules = list(defs.schedules or [])
+    assert schedules, "schedules.yaml should define at least one schedule"
+    for schedule in schedules:
+        assert schedule.execution_timezone == "America/New_York", schedule.name
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=REPO,
+        env=_env(DAGSTER_HOME=str(home), CDR_TIER="PROD"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_bad_tier_stops_the_code_location_with_a_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import cdr_dagster.definitions"],
+        cwd=REPO,
+        env=_env(CDR_TIER="PRODUCTION"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "CDR_TIER='PRODUCTION' is not a CDR tier" in result.stderr
+
+
+@pytest.mark.parametrize("tier", ["DEV", "qa", " Stage ", "PROD"])
+def test_tiers_are_accepted_in_any_case(tier: str) -> None:
+    from cdr_dagster.settings import parse_tier
+
+    assert parse_tier(tier) == tier.strip().upper()
+
+
+def test_check_env_names_what_is_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdr_dagster.cli import main
+
+    monkeypatch.delenv("CDR_DB_URL", raising=False)
+    assert main(["check-env"]) == 2
+    assert "CDR_DB_URL" in capsys.readouterr().err
+    monkeypatch.setenv("CDR_DB_URL", "sqlite://")
+    assert main(["check-env"]) == 0
