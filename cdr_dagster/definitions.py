@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.jobs.maintenance import purge_run_history_job
 from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.resources.defaults import build_resources
 from cdr_dagster.schedules import load_schedules
@@ -21,7 +22,7 @@ SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 
 settings = load_settings()
 
-jobs = [smoke_test_job]
+jobs = [smoke_test_job, purge_run_history_job]
 
 defs = dg.Definitions(
     jobs=jobs,

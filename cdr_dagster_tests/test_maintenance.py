@@ -38,7 +38,7 @@ def test_purge_deletes_only_old_finished_runs() -> None:
         dry = purge_run_history_job.execute_in_process(
             instance=instance,
             run_config={
-                "ops": {"purge_run_history": {"config": {"keep_days": 180, "dry_run": True}}}
+                "ops": {"purge_run_history_op": {"config": {"keep_days": 180, "dry_run": True}}}
             },
         )
         assert dry.success
@@ -47,7 +47,7 @@ def test_purge_deletes_only_old_finished_runs() -> None:
         result = purge_run_history_job.execute_in_process(
             instance=instance,
             run_config={
-                "ops": {"purge_run_history": {"config": {"keep_days": 180, "batch_size": 1}}}
+                "ops": {"purge_run_history_op": {"config": {"keep_days": 180, "batch_size": 1}}}
             },
         )
         assert result.success

@@ -30,8 +30,11 @@ class PurgeRunHistoryConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Count what would go; delete nothing.")
 
 
-@dg.op(description="Delete finished runs (and their event logs) older than keep_days.")
-def purge_run_history(context: dg.OpExecutionContext, config: PurgeRunHistoryConfig) -> None:
+@dg.op(
+    name="purge_run_history_op",
+    description="Delete finished runs (and their event logs) older than keep_days.",
+)
+def purge_run_history_op(context: dg.OpExecutionContext, config: PurgeRunHistoryConfig) -> None:
     """Delete old finished runs in batches and record how many went."""
     cutoff = datetime.now(timezone.utc) - timedelta(days=config.keep_days)
     instance = context.instance
@@ -65,4 +68,4 @@ def purge_run_history(context: dg.OpExecutionContext, config: PurgeRunHistoryCon
 )
 def purge_run_history_job() -> None:
     """The one-op purge job."""
-    purge_run_history()
+    purge_run_history_op()
