@@ -1,0 +1,182 @@
+"""``cdr-dagster seed-demo [DIR] [--force]``: the embedded demo's CDR database and local folders.
+
+Under ``DIR`` (default ``.demo``) it builds:
+
+- ``cdr.db``: a SQLite CDR database (``create_schema``) holding realistic content for every job
+  family of the scheduler (see ``cdr_dagster/demo/data``);
+- ``cdr/``: the CDR base folder (``CDR_BASEDIR``), with the demo scripts the queued batch jobs
+  and the publishing task run;
+- ``outbox/``: where mail is written as ``.eml`` files;
+- ``sftp/``: the s/FTP server stand-in, with the PDQ access logs;
+- ``es-dump/``: NDJSON dumps written by the Elasticsearch local mode;
+- ``sweep/``: files of known ages and sizes for the file sweeper;
+- ``dagster_home/dagster.yaml``: an embedded SQLite Dagster instance;
+- ``demo.env``: the environment the demo runs with, for ``set -a; . DIR/demo.env``.
+
+It is idempotent: when ``cdr.db`` exists nothing is touched unless ``force`` is given, in which
+case everything is rebuilt from scratch. The database is built in a temporary file and renamed
+into place last, so a failed run never leaves a half-built ``cdr.db``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from cdr_dagster.cdr.schema import base_tables, create_schema
+from cdr_dagster.demo.database import load_database
+from cdr_dagster.demo.datafiles import DataFiles
+from cdr_dagster.demo.documents import load_documents
+from cdr_dagster.demo.folders import (
+    build_cdr_base,
+    build_sftp,
+    build_sweep,
+    sftp_log_lines,
+    write_dagster_home,
+    write_env,
+)
+from cdr_dagster.demo.publishing import plan_publishing
+
+DATABASE = "cdr.db"
+ENV_FILE = "demo.env"
+#: The demo folders, by the name data files use in ``{{dir:NAME}}``.
+FOLDERS = {
+    "cdr": "cdr",
+    "outbox": "outbox",
+    "sftp": "sftp",
+    "es-dump": "es-dump",
+    "sweep": "sweep",
+    "dagster_home": "dagster_home",
+}
+#: What each folder is for, in the summary.
+FOLDER_ROLES = {
+    "cdr": "CDR base folder (CDR_BASEDIR): Log/, scripts, publishing output, akamai/media",
+    "outbox": "e-mail outbox (.eml files)",
+    "sftp": "s/FTP server stand-in (PDQ access logs)",
+    "es-dump": "Elasticsearch local mode (NDJSON dumps)",
+    "sweep": "files for the file sweeper (some old)",
+    "dagster_home": "Dagster instance (SQLite)",
+}
+
+
+def demo_environment(root: Path) -> dict[str, str]:
+    """The environment variables of a demo built in ``root`` (an absolute path)."""
+    return {
+        "CDR_TIER": "DEV",
+        "CDR_DB_URL": f"sqlite:///{root / DATABASE}",
+        "CDR_BASEDIR": str(root / FOLDERS["cdr"]),
+        "CDR_MAIL_OUTBOX": str(root / FOLDERS["outbox"]),
+        "CDR_SFTP_LOCAL_DIR": str(root / FOLDERS["sftp"]),
+        "CDR_ES_DUMP_DIR": str(root / FOLDERS["es-dump"]),
+        "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
+    }
+
+
+def _clear(root: Path, force: bool) -> None:
+    """Remove what a previous build left (the Dagster run history only with ``force``)."""
+    for key, name in FOLDERS.items():
+        path = root / name
+        if key == "dagster_home" and not force:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for name in (DATABASE, ENV_FILE):
+        (root / name).unlink(missing_ok=True)
+
+
+def _table_counts(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in base_tables()
+            }
+    finally:
+        engine.dispose()
+
+
+def _count_files(path: Path) -> int:
+    return sum(1 for p in path.rglob("*") if p.is_file())
+
+
+def _summary(root: Path, counts: dict[str, int], notes: list[str], seeded: bool) -> str:
+    lines = [
+        f"Demo CDR database {root / DATABASE}"
+        + (" (seeded now)" if seeded else " (already seeded; use --force to rebuild)")
+    ]
+    lines.append("Rows per table:")
+    width = max(len(name) for name in counts)
+    for name in sorted(counts):
+        if counts[name]:
+            lines.append(f"  {name:<{width}}  {counts[name]:>6}")
+    empty = sorted(name for name, count in counts.items() if not count)
+    if empty:
+        lines.append(f"  (empty: {', '.join(empty)})")
+    lines.append("Folders:")
+    for key, name in FOLDERS.items():
+        path = root / name
+        files = _count_files(path) if path.exists() else 0
+        lines.append(f"  {path}  {FOLDER_ROLES[key]}; {files} files")
+    lines.append(f"Environment: {root / ENV_FILE} (set -a; . {root / ENV_FILE}; set +a)")
+    lines.extend(notes)
+    return "\n".join(lines)
+
+
+def seed_demo(
+    directory: str | os.PathLike[str] = ".demo", force: bool = False, today: date | None = None
+) -> str:
+    """Build the demo under ``directory`` and return a summary of what it holds.
+
+    ``today`` fixes the seeding day (dates in the data are relative to it); by default it is
+    the current local date.
+    """
+    root = Path(directory).expanduser().resolve()
+    database = root / DATABASE
+    if database.exists() and not force:
+        return _summary(root, _table_counts(f"sqlite:///{database}"), [], seeded=False)
+
+    root.mkdir(parents=True, exist_ok=True)
+    _clear(root, force)
+    now = datetime.now().replace(microsecond=0)
+    if today is not None:
+        now = datetime.combine(today, now.time())
+    folders = {key: str(root / name) for key, name in FOLDERS.items()}
+    files = DataFiles(today=now.date(), now=now, folders=folders)
+    documents = load_documents(files)
+    plan = plan_publishing(files.json("publishing.json")["jobs"], documents)
+
+    logs = sftp_log_lines(files)
+    made = build_cdr_base(root / FOLDERS["cdr"], files, documents, plan, logs)
+    build_sftp(root / FOLDERS["sftp"], logs)
+    build_sweep(root / FOLDERS["sweep"], files)
+    for key in ("outbox", "es-dump"):
+        (root / FOLDERS[key]).mkdir(parents=True, exist_ok=True)
+    write_dagster_home(root / FOLDERS["dagster_home"])
+
+    temporary = root / f".{DATABASE}.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{temporary}")
+    try:
+        create_schema(engine)
+        with engine.begin() as conn:
+            load_database(conn, files, documents, plan)
+    except BaseException:
+        engine.dispose()
+        temporary.unlink(missing_ok=True)
+        raise
+    engine.dispose()
+    write_env(root / ENV_FILE, demo_environment(root))
+    os.replace(temporary, database)
+
+    notes = [
+        f"Demo scripts: {len(made['scripts'])} installed under {folders['cdr']}",
+        f"Partner changes file: {made['changes file']}",
+    ]
+    return _summary(root, _table_counts(f"sqlite:///{database}"), notes, seeded=True)
