@@ -228,14 +228,16 @@ def _read(path: Path) -> tuple[ScheduleTable, list[str]]:
             problems.append(f"{section} must be a list of entries")
             continue
         for index, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and name:
+                label = f"{section}[{index}] {name!r}"
+                if name in names:
+                    problems.append(f"{label}: name already used by {names[name]}")
+                    continue
+                names[name] = label
             entry = _parse_entry(section, index, item, problems)
-            if entry is None:
-                continue
-            if entry.name in names:
-                problems.append(f"{entry.label}: name already used by {names[entry.name]}")
-                continue
-            names[entry.name] = entry.label
-            sections[section].append(entry)
+            if entry is not None:
+                sections[section].append(entry)
     table = ScheduleTable(tuple(sections["schedules"]), tuple(sections["on_demand"]))
     return table, problems
 
