@@ -1,0 +1,250 @@
+"""Test material for the two CDR queues: real scripts in a temporary CDR base folder, rows.
+
+The scripts stand in for the CDR's own (``lib/Python/CdrLongReports.py``,
+``Publishing/Publish.py``): they run as real processes with the configured Python, connect to
+the test's PostgreSQL CDR database, update their row the way the CDR code does, and append one
+line per invocation to ``invocations.log`` so a test can prove a job started exactly once.
+What each does is chosen by its row (the batch job's name, the publishing job's subset), as the
+real CdrLongReports.py picks its report class by ``batch_job.name``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import Engine, Row
+
+from cdr_dagster.cdr.schema import batch_job, pub_proc
+from cdr_dagster.resources.cdr_db import CdrDatabaseResource, engine_for
+from cdr_dagster_tests.conftest import compile_for_sql_server
+
+BATCH_SCRIPT = "lib/Python/CdrLongReports.py"
+PUBLISH_SCRIPT = "Publishing/Publish.py"
+INVOCATIONS = "invocations.log"
+
+# What CdrLongReports.py does, by batch job name (statuses as cdrbatch.sendSignal sets them).
+_BATCH_BODY = r"""
+import os, sys, time
+from sqlalchemy import bindparam, create_engine, text
+
+job_id = int(sys.argv[1])
+with open(os.path.join(os.environ["CDR_BASEDIR"], "invocations.log"), "a") as log:
+    log.write(f"batch {job_id} {os.getpid()}\n")
+engine = create_engine(DB_URL)
+
+def row():
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT name, status FROM batch_job WHERE id = :id"), {"id": job_id}
+        ).one()
+
+def signal(new, allowed):
+    with engine.begin() as conn:
+        count = conn.execute(
+            text(
+                "UPDATE batch_job SET status = :new, status_dt = CURRENT_TIMESTAMP "
+                "WHERE id = :id AND status IN :allowed"
+            ).bindparams(bindparam("allowed", expanding=True)),
+            {"new": new, "id": job_id, "allowed": list(allowed)},
+        ).rowcount
+    if count != 1:
+        raise SystemExit(f"cannot signal {new}: status is {row().status}")
+
+def progress(message):
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE batch_job SET progress = :p, status_dt = CURRENT_TIMESTAMP "
+                "WHERE id = :id"
+            ),
+            {"p": message, "id": job_id},
+        )
+
+name, status = row()
+print(f"batch job {job_id} ({name}) found in status {status}", flush=True)
+if name == "Quiet Report":
+    print("working quietly", flush=True)
+    print("términos: cáncer", flush=True)
+    sys.exit(0)
+if name == "Crashing Report":
+    print("Traceback (most recent call last):", flush=True)
+    print("RuntimeError: boom", file=sys.stderr, flush=True)
+    sys.exit(3)
+if name == "Slow Report":
+    signal("In process", ["Initiating"])
+    print("sleeping", flush=True)
+    time.sleep(60)
+    sys.exit(0)
+signal("In process", ["Initiating", "Suspended"])
+progress("Checking 3 URLs")
+if name == "Broken URLs":
+    progress("Report ready: https://cdr.example.gov/CdrReports/BrokenURLs-%d.html" % job_id)
+    signal("Completed", ["In process"])
+elif name == "Failing Report":
+    progress("Report failed: no such table query_term_pub")
+    signal("Aborted", ["In process", "Initiating"])
+    sys.exit(1)
+elif name == "Stopped Report":
+    progress("Stopped on request after 1 of 3 URLs")
+    signal("Stopped", ["In process"])
+elif name == "Completes Then Crashes":
+    signal("Completed", ["In process"])
+    sys.exit(2)
+"""
+
+# What Publish.py (cdrpub.Control.publish) does, by subset.
+_PUBLISH_BODY = r"""
+import os, sys
+from datetime import datetime
+from sqlalchemy import create_engine, text
+
+job_id = int(sys.argv[1])
+with open(os.path.join(os.environ["CDR_BASEDIR"], "invocations.log"), "a") as log:
+    log.write(f"publish {job_id} {os.getpid()}\n")
+engine = create_engine(DB_URL)
+
+def update_status(status, message=None):
+    done = status in ("Success", "Failure")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE pub_proc SET status = :s, completed = "
+                + ("CURRENT_TIMESTAMP" if done else "NULL")
+                + " WHERE id = :id AND status != 'Success'"
+            ),
+            {"s": status, "id": job_id},
+        )
+        if message:
+            conn.execute(
+                text("UPDATE pub_proc SET messages = :m WHERE id = :id"),
+                {"m": f"[{datetime.now()}] {message}", "id": job_id},
+            )
+
+with engine.connect() as conn:
+    subset, status = conn.execute(
+        text("SELECT pub_subset, status FROM pub_proc WHERE id = :id"), {"id": job_id}
+    ).one()
+print(f"Job {job_id} started ({subset}, found in status {status})", flush=True)
+update_status("In process", "Job started")
+if subset == "Export":
+    update_status("Success", "Exported 3 documents in 0 seconds")
+elif subset == "Hotfix-Export":
+    print("Job failed: Processing script 'nosuch.py' not found", flush=True)
+    update_status("Failure", "Job failed: Processing script 'nosuch.py' not found")
+elif subset == "Interim-Export":
+    print("Traceback (most recent call last):", flush=True)
+    print("ImportError: cannot import name 'Control'", file=sys.stderr, flush=True)
+    sys.exit(1)
+elif subset == "Push_Documents_To_Cancer.Gov_Export":
+    update_status("Waiting user approval", "Waiting for push job release")
+print(f"Job {job_id} ended", flush=True)
+"""
+
+
+def write_script(path: Path, text: str, executable: bool = False) -> Path:
+    """Write ``text`` (dedented) to ``path``, creating folders; optionally make it executable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    if executable:
+        path.chmod(0o755)
+    return path
+
+
+def write_cdr_scripts(basedir: Path, db_url: str) -> Path:
+    """Create the test CDR base folder with the batch report runner and the publisher."""
+    header = f"DB_URL = {db_url!r}\n"
+    write_script(basedir / BATCH_SCRIPT, header + _BATCH_BODY)
+    write_script(basedir / PUBLISH_SCRIPT, header + _PUBLISH_BODY)
+    write_script(
+        basedir / "bin" / "report.sh",
+        """
+        #!/bin/sh
+        echo "batch $1 $$" >> "$CDR_BASEDIR/invocations.log"
+        echo "shell report for job $1"
+        """,
+        executable=True,
+    )
+    return basedir
+
+
+def invocations(basedir: Path, kind: str = "batch") -> list[int]:
+    """The job ids the scripts were started with, in order (``kind``: batch or publish)."""
+    log = basedir / INVOCATIONS
+    if not log.exists():
+        return []
+    return [
+        int(parts[1])
+        for parts in (line.split() for line in log.read_text().splitlines())
+        if parts and parts[0] == kind
+    ]
+
+
+def checked_resource(url: str) -> CdrDatabaseResource:
+    """The CDR database resource on ``url``, its engine compiling every statement for SQL
+    Server too (as the conftest engine does), so the ops' statements are proven T-SQL."""
+    engine = engine_for(url)
+    if not event.contains(engine, "before_execute", compile_for_sql_server):
+        event.listen(engine, "before_execute", compile_for_sql_server)
+    return CdrDatabaseResource(url=url)
+
+
+def engine_url(engine: Engine) -> str:
+    """The URL of ``engine`` with its password, for resources and scripts."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+def insert_batch_job(
+    engine: Engine,
+    name: str,
+    command: str = BATCH_SCRIPT,
+    status: str = "Queued",
+    email: str | None = "reports@example.gov",
+) -> int:
+    """Queue a batch job as the CDR admin pages do (cdrbatch.CdrBatch.queue); return its id."""
+    now = datetime(2025, 7, 1, 9, 30)
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(batch_job)
+            .values(
+                name=name,
+                command=command,
+                started=now,
+                status_dt=now,
+                status=status,
+                email=email,
+            )
+            .returning(batch_job.c.id)
+        ).scalar_one()
+
+
+def batch_row(engine: Engine, job_id: int) -> Row:
+    """The batch_job row ``job_id``."""
+    with engine.connect() as conn:
+        return conn.execute(select(batch_job).where(batch_job.c.id == job_id)).one()
+
+
+def insert_publishing_job(engine: Engine, subset: str, status: str = "Ready") -> int:
+    """Create a publishing job as cdrapi.publishing.Job.create does; return its id."""
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(pub_proc)
+            .values(
+                pub_system=178,
+                pub_subset=subset,
+                usr=2,
+                output_dir="d:/cdr/Output/Job",
+                started=datetime(2025, 7, 4, 16, 0),
+                status=status,
+                email="operator@example.gov",
+            )
+            .returning(pub_proc.c.id)
+        ).scalar_one()
+
+
+def publishing_row(engine: Engine, job_id: int) -> Row:
+    """The pub_proc row ``job_id``."""
+    with engine.connect() as conn:
+        return conn.execute(select(pub_proc).where(pub_proc.c.id == job_id)).one()
