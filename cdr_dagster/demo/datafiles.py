@@ -39,7 +39,7 @@ class DataFiles:
 
     def text(self, name: str) -> str:
         """The content of ``name`` with every placeholder expanded."""
-        return expand(self.path(name).read_text(encoding="utf-8"), self.today, self.folders)
+        return expand(self.path(name).read_text(encoding="utf-8"), self.now, self.folders)
 
     def json(self, name: str) -> Any:
         """``name`` parsed as JSON (after expansion)."""

@@ -10,7 +10,8 @@ statistics. ``{{dir:NAME}}`` is the absolute path of a demo folder (``sweep``, `
 - anchor: ``today`` (the default), ``tm`` (first day of this month), ``lm`` (first day of last
   month), ``fri`` (the last Friday before today, when the weekly publishing job runs);
 - offsets: ``+N`` or ``-N`` followed by ``y``, ``m``, ``w``, ``d``, ``h`` or ``min``;
-- time: ``@HH:MM`` or ``@HH:MM:SS`` (default 12:00:00 for datetimes).
+- time: ``@HH:MM`` or ``@HH:MM:SS``; without it a ``today``-based moment keeps the seeding
+  time of day (so ``-20min`` is twenty minutes before seeding) and the other anchors mean noon.
 
 Examples: ``-3y+10d``, ``lm+9d@10:30``, ``fri-7d@16:00:02``.
 """
@@ -49,12 +50,14 @@ def _anchor(name: str | None, today: date) -> date:
     return today - timedelta(days=back)
 
 
-def resolve(expression: str, today: date) -> datetime:
-    """The moment ``expression`` (see the module docstring) names, seen from ``today``."""
+def resolve(expression: str, now: datetime) -> datetime:
+    """The moment ``expression`` (see the module docstring) names, seen from ``now``."""
     match = _EXPRESSION.match(expression.strip())
     if not match:
         raise TemplateError(f"bad relative date {expression!r}")
-    when = datetime.combine(_anchor(match["anchor"], today), _DEFAULT_TIME)
+    anchor = match["anchor"]
+    clock = now.time() if anchor in (None, "today") else _DEFAULT_TIME
+    when = datetime.combine(_anchor(anchor, now.date()), clock)
     if match["time"]:
         parts = [int(p) for p in match["time"].split(":")] + [0]
         when = when.replace(hour=parts[0], minute=parts[1], second=parts[2])
@@ -75,7 +78,7 @@ def resolve(expression: str, today: date) -> datetime:
     return when
 
 
-def expand(text: str, today: date, folders: Mapping[str, str]) -> str:
+def expand(text: str, now: datetime, folders: Mapping[str, str]) -> str:
     """Replace every placeholder of ``text``; an unknown folder or bad date raises."""
 
     def replace(match: re.Match[str]) -> str:
@@ -84,7 +87,7 @@ def expand(text: str, today: date, folders: Mapping[str, str]) -> str:
             if value not in folders:
                 raise TemplateError(f"unknown demo folder {value!r} in {match.group(0)}")
             return folders[value]
-        moment = resolve(value, today)
+        moment = resolve(value, now)
         return moment.strftime("%Y-%m-%d" if kind == "date" else DATETIME_FORMAT)
 
     return _PLACEHOLDER.sub(replace, text)
