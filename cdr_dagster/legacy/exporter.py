@@ -12,9 +12,10 @@ operator can compare our table with the legacy one, or restore rows into ``sched
   ``"1"``, lists joined the way the legacy job split them);
 - ``schedule``: the JSON string of APScheduler cron fields with the same fire times, or null.
 
-An entry without a legacy form (a job no legacy class ran, config a legacy option cannot carry,
-a cron APScheduler cannot express) is refused with an error naming it; the exit status is then
-1 and nothing is printed. An unloadable schedules.yaml gives status 2.
+An entry without a legacy form (a job no legacy class ran, such as ``purge_run_history``;
+config a legacy option cannot carry; a cron APScheduler cannot express) is left out with an
+error on stderr naming it, and the exit status is then 1; the other rows are still printed. An
+unloadable schedules.yaml gives status 2.
 """
 
 from __future__ import annotations
@@ -61,11 +62,16 @@ def main(
         return 2
     the_tier = parse_tier(tier if tier is not None else os.environ.get("CDR_TIER"))
     rows, problems = export_rows(table, the_tier)
+    out.write(json.dumps(rows, indent=2) + "\n")
     for problem in problems:
         print(f"export-schedules: error: {problem}", file=err)
     if problems:
+        print(
+            f"export-schedules: {len(problems)} entr{'y' if len(problems) == 1 else 'ies'} "
+            "not exported",
+            file=err,
+        )
         return 1
-    out.write(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
