@@ -675,6 +675,16 @@ def test_a_failed_build_leaves_no_database(tmp_path: Path, monkeypatch: pytest.M
     assert "seeded now" in seed_demo(tmp_path, today=TODAY)
 
 
+def test_a_directory_the_seeder_did_not_make_is_never_cleared(tmp_path: Path) -> None:
+    keep = tmp_path / "cdr" / "notes.txt"
+    keep.parent.mkdir()
+    keep.write_text("mine")
+    with pytest.raises(seed_module.DemoDirectoryError, match="not made by cdr-dagster"):
+        seed_demo(tmp_path, force=True, today=TODAY)
+    assert keep.read_text() == "mine"
+    assert not (tmp_path / "cdr.db").exists()
+
+
 def test_summary_lists_tables_and_folders(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cdr_dagster.cli import main
 

@@ -43,6 +43,8 @@ from cdr_dagster.demo.publishing import plan_publishing
 
 DATABASE = "cdr.db"
 ENV_FILE = "demo.env"
+#: Written first into a directory the seeder builds in; only such a directory is ever cleared.
+MARKER = ".cdr-dagster-demo"
 #: The demo folders, by the name data files use in ``{{dir:NAME}}``.
 FOLDERS = {
     "cdr": "cdr",
@@ -76,8 +78,23 @@ def demo_environment(root: Path) -> dict[str, str]:
     }
 
 
+class DemoDirectoryError(ValueError):
+    """The demo directory holds files the seeder did not make; nothing was touched."""
+
+
 def _clear(root: Path, force: bool) -> None:
-    """Remove what a previous build left (the Dagster run history only with ``force``)."""
+    """Remove what a previous build left (the Dagster run history only with ``force``).
+
+    Only a directory carrying the seeder's marker file is cleared; one that holds a folder or
+    file of the same name as the demo's without the marker is refused.
+    """
+    ours = [name for name in (*FOLDERS.values(), DATABASE, ENV_FILE) if (root / name).exists()]
+    if ours and not (root / MARKER).exists():
+        raise DemoDirectoryError(
+            f"{root} already holds {', '.join(ours)} but was not made by cdr-dagster seed-demo; "
+            "choose another directory or remove them"
+        )
+    (root / MARKER).write_text("Built by cdr-dagster seed-demo; may be rebuilt with --force.\n")
     for key, name in FOLDERS.items():
         path = root / name
         if key == "dagster_home" and not force:
