@@ -623,6 +623,29 @@ def test_demo_publish_script_runs_a_ready_export(tmp_path: Path) -> None:
     assert (tmp_path / "cdr" / "Output" / f"Job{job_id}" / "CDR0000760002.xml").is_file()
 
 
+def test_demo_publish_script_pushes_a_ready_push_job(tmp_path: Path) -> None:
+    """Last night's interim push is Ready; running it moves 44178 version 2 to Cancer.gov."""
+    seed_demo(tmp_path, today=TODAY)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "cdr" / "Publishing" / "Publish.py"), "20117"],
+        env=script_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(f"sqlite:///{tmp_path / 'cdr.db'}")
+    try:
+        with engine.connect() as conn:
+            job = conn.execute(text("SELECT status, messages FROM pub_proc WHERE id = 20117")).one()
+            cg = conn.execute(text("SELECT pub_proc, xml FROM pub_proc_cg WHERE id = 44178")).one()
+    finally:
+        engine.dispose()
+    assert job.status == "Success" and "Pushed 1 documents" in job.messages
+    assert cg.pub_proc == 20117
+    assert parse_xml(cg.xml).tag == "GlossaryTerm"  # still the exported form
+
+
 # ---------------------------------------------------------------------------------------------
 # Idempotence, --force, no half-built database, the command line
 # ---------------------------------------------------------------------------------------------

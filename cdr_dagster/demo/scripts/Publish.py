@@ -7,7 +7,8 @@ setting it ``Started``). It moves the job to ``In process``, then:
   named in ``pub_proc_doc``, or, when none are named, every document whose newest publishable
   version is newer than what Cancer.gov has) and creates the matching
   ``Push_Documents_To_Cancer.Gov_{subset}`` job in ``Ready``, as cdrpub does;
-- a push job records its documents in ``pub_proc_cg`` and sets ``first_pub`` on new ones.
+- a push job records its documents in ``pub_proc_cg`` (a document already there keeps its
+  exported XML, since the demo has no vendor filters) and sets ``first_pub`` on new ones.
 
 The job ends in ``Success`` and a mail goes to ``pub_proc.email`` (or the Operator Publishing
 Notification group); any error ends it in ``Failure`` and exits 1.
@@ -124,8 +125,10 @@ def _push(conn, job) -> str:
             {"id": doc.doc_id, "num": doc.doc_version},
         ).scalar_one()
         params = {"id": doc.doc_id, "job": job.id, "xml": xml}
+        # The demo has no vendor filters: a document already on Cancer.gov keeps the exported
+        # XML it has (the dictionary loads read it); a new one gets its version's XML.
         updated = conn.execute(
-            text("UPDATE pub_proc_cg SET pub_proc = :job, xml = :xml WHERE id = :id"), params
+            text("UPDATE pub_proc_cg SET pub_proc = :job WHERE id = :id"), params
         )
         if updated.rowcount == 0:
             conn.execute(
