@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(demo: Path) -> Engine:
+def engine(demo: Path) -> Iterator[Engine]:
     """An engine on the demo database."""
     engine = create_engine(f"sqlite:///{demo / 'cdr.db'}")
     yield engine
@@ -726,7 +727,7 @@ def test_the_demo_content_also_loads_into_postgresql(cdr_db: Engine, tmp_path: P
 
     now = datetime.combine(TODAY, datetime.min.time().replace(hour=9))
     folders = {name: str(tmp_path / name) for name in seed_module.FOLDERS}
-    files = DataFiles(today=TODAY, now=now, folders=folders)
+    files = DataFiles(now=now, folders=folders)
     documents = load_documents(files)
     plan = plan_publishing(files.json("publishing.json")["jobs"], documents)
     with cdr_db.begin() as conn:
@@ -739,9 +740,7 @@ def test_the_demo_content_also_loads_into_postgresql(cdr_db: Engine, tmp_path: P
 
 def test_data_files_parse(tmp_path: Path) -> None:
     """Every bundle parses and every document has XML whose root matches its type."""
-    files = DataFiles(
-        today=TODAY, now=datetime(2025, 3, 12, 9), folders={"sweep": "/s", "cdr": "/c"}
-    )
+    files = DataFiles(now=datetime(2025, 3, 12, 9), folders={"sweep": "/s", "cdr": "/c"})
     roots = {
         "GlossaryTermName",
         "GlossaryTermConcept",

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection
 
 from cdr_dagster.cdr import schema
@@ -364,8 +364,14 @@ def _translation(w: _Writer, files: DataFiles, users: dict[str, int]) -> None:
         )
 
 
+def _ctl_rows(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(schema.ctl)).scalar_one()
+
+
 def _control_values(w: _Writer, files: DataFiles) -> None:
-    start = len(list(w.conn.execute(schema.ctl.select())))
+    """Short values from ctl.csv, long ones from ``ctl--{group}--{name}.*`` files; a name set
+    twice leaves its first value inactivated, as the CDR admin page does."""
+    start = _ctl_rows(w.conn)
     moment = files.now - timedelta(days=400)
     for row in files.csv("ctl.csv"):
         moment += timedelta(days=1)
@@ -374,7 +380,7 @@ def _control_values(w: _Writer, files: DataFiles) -> None:
         group, key = name[len("ctl--") :].rsplit(".", 1)[0].split("--", 1)
         moment += timedelta(days=1)
         set_control_value(w.conn, group, key, files.text(name), f"Loaded from {name}", moment)
-    w.counts[schema.ctl.name] += len(list(w.conn.execute(schema.ctl.select()))) - start
+    w.counts[schema.ctl.name] += _ctl_rows(w.conn) - start
 
 
 def _misc(w: _Writer, files: DataFiles, users: dict[str, int], actions: dict[str, int]) -> None:

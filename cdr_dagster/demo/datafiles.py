@@ -26,12 +26,16 @@ SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 
 @dataclass(frozen=True)
 class DataFiles:
-    """The data files as seen on one seeding day, for one demo directory."""
+    """The data files as seen at one seeding moment (``now``), for one demo directory."""
 
-    today: date
     now: datetime
     folders: Mapping[str, str] = field(default_factory=dict)
     directory: Path = DATA_DIR
+
+    @property
+    def today(self) -> date:
+        """The seeding day."""
+        return self.now.date()
 
     def path(self, name: str) -> Path:
         """The path of data file ``name``."""

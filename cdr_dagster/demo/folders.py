@@ -132,7 +132,7 @@ def _derived_images(blob: bytes) -> dict[str, bytes] | None:
     the demo stores the original bytes, which the check then reports as modified.
     """
     try:
-        from PIL import Image  # noqa: PLC0415 - optional dependency
+        from PIL import Image
     except ImportError:
         return None
     image = Image.open(io.BytesIO(blob))

@@ -165,7 +165,7 @@ def seed_demo(
     if today is not None:
         now = datetime.combine(today, now.time())
     folders = {key: str(root / name) for key, name in FOLDERS.items()}
-    files = DataFiles(today=now.date(), now=now, folders=folders)
+    files = DataFiles(now=now, folders=folders)
     documents = load_documents(files)
     plan = plan_publishing(files.json("publishing.json")["jobs"], documents)
 

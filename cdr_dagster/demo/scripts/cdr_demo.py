@@ -20,7 +20,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 
 OPERATOR = "NCIPDQoperator@mail.nih.gov"
 SENDER = f"PDQ Operator <{OPERATOR}>"
@@ -147,7 +147,7 @@ def set_batch_progress(conn: Connection, job_id: int, progress: str) -> None:
     log(progress)
 
 
-def inserted_id(conn: Connection, result, table: str) -> int:
+def inserted_id(conn: Connection, result: CursorResult, table: str) -> int:
     """The IDENTITY value of the row ``result`` inserted into ``table``."""
     if result.lastrowid:
         return int(result.lastrowid)
