@@ -107,6 +107,7 @@ def _job(raw: dict) -> PubJob:
 
 def plan_publishing(raw_jobs: Iterable[dict], documents: Iterable[DemoDocument]) -> PublishingPlan:
     """Assign every document on Cancer.gov to the push (and export) that published it."""
+    raw_jobs = list(raw_jobs)
     jobs = sorted((_job(raw) for raw in raw_jobs), key=lambda j: j.id)
     by_id = {j.id: j for j in jobs}
     for raw in raw_jobs:

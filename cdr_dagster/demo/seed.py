@@ -25,7 +25,7 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, inspect, select
 
 from cdr_dagster.cdr.schema import base_tables, create_schema
 from cdr_dagster.demo.database import load_database
@@ -107,12 +107,16 @@ def _clear(root: Path, force: bool) -> None:
         (root / name).unlink(missing_ok=True)
 
 
-def _table_counts(url: str) -> dict[str, int]:
+def _table_counts(url: str) -> dict[str, int | None]:
+    """Rows per CDR table; None for a table the database lacks (seeded by an older schema)."""
     engine = create_engine(url)
     try:
+        existing = set(inspect(engine).get_table_names())
         with engine.connect() as conn:
             return {
                 table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                if table.name in existing
+                else None
                 for table in base_tables()
             }
     finally:
@@ -123,7 +127,7 @@ def _count_files(path: Path) -> int:
     return sum(1 for p in path.rglob("*") if p.is_file())
 
 
-def _summary(root: Path, counts: dict[str, int], notes: list[str], seeded: bool) -> str:
+def _summary(root: Path, counts: dict[str, int | None], notes: list[str], seeded: bool) -> str:
     lines = [
         f"Demo CDR database {root / DATABASE}"
         + (" (seeded now)" if seeded else " (already seeded; use --force to rebuild)")
@@ -133,9 +137,12 @@ def _summary(root: Path, counts: dict[str, int], notes: list[str], seeded: bool)
     for name in sorted(counts):
         if counts[name]:
             lines.append(f"  {name:<{width}}  {counts[name]:>6}")
-    empty = sorted(name for name, count in counts.items() if not count)
+    empty = sorted(name for name, count in counts.items() if count == 0)
     if empty:
         lines.append(f"  (empty: {', '.join(empty)})")
+    missing = sorted(name for name, count in counts.items() if count is None)
+    if missing:
+        lines.append(f"  (missing, seeded with an older schema: {', '.join(missing)}; --force)")
     lines.append("Folders:")
     for key, name in FOLDERS.items():
         path = root / name
