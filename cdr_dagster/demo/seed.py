@@ -105,6 +105,8 @@ def _clear(root: Path, force: bool) -> None:
             path.unlink()
     for name in (DATABASE, ENV_FILE):
         (root / name).unlink(missing_ok=True)
+    for stale in root.glob(f".{DATABASE}.*.tmp"):  # left by a build that was killed
+        stale.unlink()
 
 
 def _table_counts(url: str) -> dict[str, int | None]:
