@@ -120,7 +120,7 @@ def batch_job_queue_sensor(
     requests = [
         dg.RunRequest(
             run_key=batch_run_key(row.id),
-            run_config=dg.RunConfig(ops={"run_batch_job": BatchJobConfig(batch_job_id=row.id)}),
+            run_config=dg.RunConfig(ops={"run_batch_job_op": BatchJobConfig(batch_job_id=row.id)}),
             tags=batch_job_tags(row.id, row.name),
         )
         for row in rows
@@ -149,7 +149,7 @@ def publishing_queue_sensor(
         dg.RunRequest(
             run_key=publishing_run_key(row.id),
             run_config=dg.RunConfig(
-                ops={"run_publishing_job": PublishingJobConfig(pub_proc_id=row.id)}
+                ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=row.id)}
             ),
             tags=publishing_job_tags(row.id, row.pub_subset),
         )

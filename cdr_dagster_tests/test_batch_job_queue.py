@@ -71,7 +71,7 @@ def run_batch(
     """Run ``run_batch_job`` for ``job_id``; return the result, its log lines, its metadata."""
     result = run_batch_job.execute_in_process(
         run_config=dg.RunConfig(
-            ops={"run_batch_job": BatchJobConfig(batch_job_id=job_id, **config)}
+            ops={"run_batch_job_op": BatchJobConfig(batch_job_id=job_id, **config)}
         ),
         resources=resources,
         instance=instance,
@@ -81,7 +81,7 @@ def run_batch(
     messages = [
         entry.user_message
         for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event is None and entry.step_key == "run_batch_job"
+        if entry.dagster_event is None and entry.step_key == "run_batch_job_op"
     ]
     return result, messages, op_metadata(result)
 
@@ -477,7 +477,7 @@ def test_a_re_execution_after_a_dead_run_aborts_the_row_instead_of_rerunning(
     monkeypatch.setenv("CDR_TEST_QUEUE_DB_URL", engine_url(cdr_db))
     monkeypatch.setenv("CDR_TEST_QUEUE_BASEDIR", str(basedir))
     job_id = insert_batch_job(cdr_db, "Quiet Report")
-    config = {"ops": {"run_batch_job": {"config": {"batch_job_id": job_id}}}}
+    config = {"ops": {"run_batch_job_op": {"config": {"batch_job_id": job_id}}}}
 
     with dg.execute_job(
         dg.reconstructable(dying_batch_job),
@@ -544,10 +544,10 @@ def test_sensor_requests_one_run_per_queued_row(cdr_db: Engine, instance) -> Non
         "cdr/queue": "batch",
     }
     config = requests[1].run_config
-    assert config["ops"]["run_batch_job"]["config"]["batch_job_id"] == second
+    assert config["ops"]["run_batch_job_op"]["config"]["batch_job_id"] == second
     # The requested config is what the job accepts.
     validated = dg.validate_run_config(run_batch_job, config)
-    assert validated["ops"]["run_batch_job"]["config"]["batch_job_id"] == second
+    assert validated["ops"]["run_batch_job_op"]["config"]["batch_job_id"] == second
 
 
 def test_sensor_skips_when_nothing_is_queued(cdr_db: Engine, instance) -> None:
@@ -613,3 +613,19 @@ def test_interval_comes_from_the_environment() -> None:
         interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: "often"})
     with pytest.raises(SettingsError, match="at least 1 second"):
         interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: "0"})
+
+
+def test_the_queue_code_location_loads() -> None:
+    from cdr_dagster_tests.queue_location import defs
+
+    dg.Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    repository.load_all_definitions()
+    assert {job.name for job in repository.get_all_jobs()} >= {
+        "run_batch_job",
+        "run_publishing_job",
+    }
+    assert {sensor.name for sensor in repository.sensor_defs} == {
+        "batch_job_queue_sensor",
+        "publishing_queue_sensor",
+    }

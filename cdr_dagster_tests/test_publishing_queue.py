@@ -67,7 +67,7 @@ def run_publishing(
     """Run ``run_publishing_job`` for ``job_id``; return the result, log lines and metadata."""
     result = run_publishing_job.execute_in_process(
         run_config=dg.RunConfig(
-            ops={"run_publishing_job": PublishingJobConfig(pub_proc_id=job_id, **config)}
+            ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=job_id, **config)}
         ),
         resources=resources,
         instance=instance,
@@ -77,7 +77,7 @@ def run_publishing(
     messages = [
         entry.user_message
         for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event is None and entry.step_key == "run_publishing_job"
+        if entry.dagster_event is None and entry.step_key == "run_publishing_job_op"
     ]
     metadata: dict[str, object] = {}
     for event_ in result.all_events:
@@ -330,7 +330,7 @@ def test_sensor_requests_one_run_per_ready_job(cdr_db: Engine, instance) -> None
         "cdr/queue": "publishing",
     }
     config = dg.validate_run_config(run_publishing_job, result.run_requests[0].run_config)
-    assert config["ops"]["run_publishing_job"]["config"]["pub_proc_id"] == export
+    assert config["ops"]["run_publishing_job_op"]["config"]["pub_proc_id"] == export
 
 
 def test_sensor_does_not_request_a_job_twice(cdr_db: Engine, instance) -> None:

@@ -112,7 +112,7 @@ def _recover_after_dead_parent(
 
 
 @dg.op(
-    name="run_batch_job",
+    name="run_batch_job_op",
     description=(
         "Claim a Queued batch_job row (Queued -> Initiating, compare-and-set), run its command "
         "under CDR_BASEDIR with the job id as argument, stream the output, and leave the row "

@@ -108,7 +108,7 @@ def _recover_after_dead_parent(
 
 
 @dg.op(
-    name="run_publishing_job",
+    name="run_publishing_job_op",
     description=(
         "Claim a Ready pub_proc row (Ready -> Started, compare-and-set), run the CDR publisher "
         "(Publishing/Publish.py) for it, and make sure the job ends Success or Failure."
