@@ -14,7 +14,8 @@ The convention (the job families built later must follow it):
    code location). When one op serves several jobs, alias it: ``op.alias("<job>_op")``.
 2. For an asset (``glossary_dictionary``, ``trial_listing_info``, ...) the job is
    ``define_asset_job("<asset>_job", selection=[<asset>])`` (again: not the asset's own name),
-   and the asset takes the Config: ``{"ops": {"glossary_dictionary": {"config": {...}}}}``.
+   and the asset (key without prefix) takes the Config:
+   ``{"ops": {"glossary_dictionary": {"config": {...}}}}``.
    See :func:`JobClass.job_of`, :func:`JobClass.node_of` and :func:`run_config_for`.
 3. A Config field is named after the legacy option in snake_case (``TestMode`` ->
    ``test_mode``, ``skip-email`` -> ``skip_email``, ``job-id`` -> ``job_id``; the one exception
