@@ -35,7 +35,7 @@ setup(
             "aiosmtpd>=1.4.6",
             "asyncssh>=2.17",
             "psycopg2-binary>=2.9",
-            "apscheduler>=3.10,<4",
+            "apscheduler>=3.11,<4",
             "ruff>=0.6",
         ],
     },

@@ -569,15 +569,16 @@ def run_export(path: Path, tier: str = "PROD") -> tuple[int, list[list[Any]], st
 
 
 def test_export_of_the_code_location_table() -> None:
-    """Our schedules.yaml gives back the spec's example row; jobs without a legacy class are
-    named on stderr."""
+    """Our schedules.yaml gives back the spec's example row; jobs that only Dagster has are
+    named on stderr as notes, which do not fail the export."""
     status, rows, err = run_export(SCHEDULES_PATH)
     assert SPEC_EXAMPLE in rows
     table = read_schedule_table(SCHEDULES_PATH)
     without_legacy = [e for e in table.schedules if e.job == "purge_run_history"]
-    assert status == (1 if without_legacy else 0)
+    assert without_legacy
+    assert status == 0
     for entry in without_legacy:
-        assert f"{entry.label}: job 'purge_run_history' has no legacy job class" in err
+        assert f"note: {entry.label}: job 'purge_run_history' has no legacy job class" in err
 
 
 def meaning(entry: JobClass, opts: dict[str, Any]) -> dict[str, Any]:
@@ -661,7 +662,7 @@ on_demand:
         in err
     )
     assert "schedules[4] 'wrong_class': legacy_class 'disk_space.Monitor' does not run" in err
-    assert "on_demand[0] 'no_legacy': job 'purge_run_history' has no legacy job class" in err
+    assert "note: on_demand[0] 'no_legacy': job 'purge_run_history' has no legacy job" in err
 
 
 def test_export_of_an_unloadable_table(tmp_path: Path) -> None:

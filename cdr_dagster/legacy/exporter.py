@@ -12,10 +12,11 @@ operator can compare our table with the legacy one, or restore rows into ``sched
   ``"1"``, lists joined the way the legacy job split them);
 - ``schedule``: the JSON string of APScheduler cron fields with the same fire times, or null.
 
-An entry without a legacy form (a job no legacy class ran, such as ``purge_run_history``;
-config a legacy option cannot carry; a cron APScheduler cannot express) is left out with an
-error on stderr naming it, and the exit status is then 1; the other rows are still printed. An
-unloadable schedules.yaml gives status 2.
+An entry for a job that only Dagster has (no legacy class ever ran it, such as
+``purge_run_history``) has nothing to restore: it is left out with a note on stderr. An entry
+whose legacy form cannot be written (config a legacy option cannot carry; a cron APScheduler
+cannot express) is left out with an error on stderr naming it, and the exit status is then 1;
+the other rows are still printed. An unloadable schedules.yaml gives status 2.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def main(
     the_tier = parse_tier(tier if tier is not None else os.environ.get("CDR_TIER"))
     rows, problems = export_rows(table, the_tier)
     out.write(json.dumps(rows, indent=2) + "\n")
+    for entry in dagster_only_entries(table):
+        print(
+            f"export-schedules: note: {entry.label}: job {entry.job!r} has no legacy job class; "
+            "not exported",
+            file=err,
+        )
     for problem in problems:
         print(f"export-schedules: error: {problem}", file=err)
     if problems:
@@ -79,13 +86,25 @@ def export_rows(table: ScheduleTable, tier: str) -> tuple[list[list[Any]], list[
     """The legacy rows for ``table`` on ``tier``, sorted by name, and the refused entries."""
     rows: list[list[Any]] = []
     problems: list[str] = []
+    only_dagster = set(map(id, dagster_only_entries(table)))
     for entry in (*table.schedules, *table.on_demand):
+        if id(entry) in only_dagster:
+            continue
         try:
             rows.append(export_entry(entry, tier))
         except (OptionError, CronConversionError) as exc:
             problems.append(f"{entry.label}: {exc}")
     rows.sort(key=lambda row: row[0])
     return rows, problems
+
+
+def dagster_only_entries(table: ScheduleTable) -> list[ScheduleEntry]:
+    """Entries of jobs that no legacy job class ran (nothing to export for them)."""
+    return [
+        entry
+        for entry in (*table.schedules, *table.on_demand)
+        if not entry.legacy_class and not classes_for_job(entry.job)
+    ]
 
 
 def export_entry(entry: ScheduleEntry, tier: str) -> list[Any]:
