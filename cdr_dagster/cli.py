@@ -28,9 +28,13 @@ def _init_db(args: argparse.Namespace) -> int:
 
 
 def _seed_demo(args: argparse.Namespace) -> int:
-    from cdr_dagster.demo.seed import seed_demo
+    from cdr_dagster.demo.seed import DemoDirectoryError, seed_demo
 
-    summary = seed_demo(args.directory, force=args.force)
+    try:
+        summary = seed_demo(args.directory, force=args.force)
+    except DemoDirectoryError as exc:
+        print(f"cdr-dagster seed-demo: {exc}", file=sys.stderr)
+        return 2
     print(summary)
     return 0
 
