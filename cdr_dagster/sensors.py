@@ -30,7 +30,7 @@ def _error_lines(error: "SerializableErrorInfo | None") -> list[str]:
         error = error.cause
     if not chain:
         return []
-    lines = [f"Error: {chain[-1].cls_name}: {chain[-1].message.strip()}"]
+    lines = [f"Error: {chain[-1].message.strip()}"]
     lines.extend(f"  raised inside: {outer.message.strip()}" for outer in reversed(chain[:-1]))
     if chain[-1].stack:
         lines.append("".join(chain[-1].stack).rstrip())
