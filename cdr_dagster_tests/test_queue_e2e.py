@@ -1,11 +1,12 @@
-"""End to end: a real ``dagster-daemon`` with PostgreSQL instance storage works the batch queue.
+"""End to end: a real ``dagster-daemon`` with PostgreSQL instance storage works the CDR queues.
 
 The daemon runs the repository's ``dagster.yaml`` (queued run coordinator, tag limits, threaded
 sensors) on a temporary PostgreSQL database, with a workspace holding only the queue sensors and
 jobs and their real resources (``queue_location``). Batch jobs are queued in the PostgreSQL CDR
 database before the daemon starts, while it runs, just before it is killed (SIGKILL, as a
 crash) and while it is down; after a restart every job has run exactly once (one script
-invocation, one Dagster run) and ended ``Completed``. Nothing here sleeps for a fixed time to
+invocation, one Dagster run) and ended ``Completed``; a publishing job queued on the way ran
+once and ended ``Success``. Nothing here sleeps for a fixed time to
 decide an outcome: the test polls the database and the instance.
 """
 
@@ -20,7 +21,9 @@ from cdr_dagster_tests.queue_fixtures import (
     batch_row,
     engine_url,
     insert_batch_job,
+    insert_publishing_job,
     invocations,
+    publishing_row,
     queue_daemon,
     runs_of_batch_job,
     wait_for,
@@ -57,12 +60,20 @@ def test_the_daemon_runs_each_queued_batch_job_exactly_once(cdr_db: Engine, tmp_
         daemon.start()
         wait_until_completed(cdr_db, daemon, before_start)
 
-        # Queued while it runs: a report that signals its own statuses, and a shell command.
+        # Queued while it runs: a report that signals its own statuses, a shell command, and
+        # a publishing job (through the other queue, in its one-at-a-time lane).
         while_running = [
             insert_batch_job(cdr_db, "Broken URLs"),
             insert_batch_job(cdr_db, "Shell Report", command="bin/report.sh"),
         ]
+        publishing = insert_publishing_job(cdr_db, "Export")
         wait_until_completed(cdr_db, daemon, while_running)
+        wait_for(
+            lambda: publishing_row(cdr_db, publishing).status in ("Success", "Failure"),
+            SETTLE_SECONDS,
+            f"publishing job {publishing} to end",
+            explain=daemon.log_tail,
+        )
 
         # Queued just before a crash: kill the daemon as soon as the sensor has seen the burst,
         # while runs are requested, queued or starting, and rows are still Queued.
@@ -109,3 +120,10 @@ def test_the_daemon_runs_each_queued_batch_job_exactly_once(cdr_db: Engine, tmp_
             assert run.tags["cdr/lock"] == f"batch-{job_id}"
         # Each job's command started exactly once.
         assert sorted(invocations(basedir)) == sorted(everything)
+
+        assert publishing_row(cdr_db, publishing).status == "Success"
+        assert invocations(basedir, "publish") == [publishing]
+        pub_runs = instance.get_runs(filters=dg.RunsFilter(tags={"cdr/pub-proc": str(publishing)}))
+        assert [(r.status, r.tags["dagster/run_key"], r.tags["cdr/queue"]) for r in pub_runs] == [
+            (dg.DagsterRunStatus.SUCCESS, f"pub-{publishing}", "publishing")
+        ]
