@@ -1,0 +1,386 @@
+"""The sweeper's actions on files: delete, archive-then-delete, left-truncate (spec 03 1.9).
+
+Every function takes the qualifying :class:`~cdr_dagster.sweeper.scan.Candidate`s of one rule
+and the rule's :class:`~cdr_dagster.sweeper.results.RuleOutcome`, records what it did (or, in
+test mode, what it would do) and changes nothing in test mode.
+
+- Delete: a folder goes with everything in it (symbolic links inside are removed, never
+  followed); a file or link is removed. Errors are messages; the sweep goes on.
+- Archive: the archive is written and verified first (``archive.ArchiveWriter``); then only
+  what it holds is deleted, member by member, and only if the source is still the very file
+  that was stored (same inode, size and mtime); a folder is removed only once empty. A file
+  that changed or appeared after archiving stays, with a message.
+- TruncateArchive / TruncateDelete: for each file larger than ``Smallest`` (K), the archive
+  (TruncateArchive) gets the head, the first size - K bytes, and is verified before any file
+  is touched; then the tail, the last K bytes (plus anything appended meanwhile), is copied to
+  ``<file>.Truncation`` and renamed over the file in one step, so a crash leaves either the
+  whole file or its tail, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import sys
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cdr_dagster.sweeper.archive import ArchiveError, ArchiveWriter, Member
+from cdr_dagster.sweeper.results import RuleOutcome
+from cdr_dagster.sweeper.scan import Candidate
+
+BLOCK_SIZE = 1 << 16
+TRUNCATION_SUFFIX = ".Truncation"
+
+
+class SweepFatalError(Exception):
+    """An error the legacy treated as fatal: the sweep stops and the failure is mailed."""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Callbacks at the dangerous moments, for operators' tooling and the crash tests.
+
+    ``after_archive(path)`` runs when an archive is verified and named, before any source is
+    deleted; ``before_delete(path)`` before each source path is removed or truncated.
+    """
+
+    after_archive: Callable[[str], None] | None = None
+    before_delete: Callable[[str], None] | None = None
+
+
+def _before(hooks: Hooks, path: str) -> None:
+    if hooks.before_delete is not None:
+        hooks.before_delete(path)
+
+
+def tree_size(path: str) -> tuple[int, int, int]:
+    """(files, folders, bytes) below and including folder ``path``; links are not followed."""
+    files = folders = size = 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        folders += 1
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            files += 1
+                            size += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return files, folders, size
+
+
+def _rmtree(path: str) -> list[str]:
+    """Remove a folder tree without following links; return the errors."""
+    errors: list[str] = []
+
+    def record(function: object, failed: str, exc: object) -> None:
+        error = exc[1] if isinstance(exc, tuple) else exc
+        errors.append(f"{failed}: {error}")
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=record)
+    else:
+        shutil.rmtree(path, onerror=record)
+    return errors
+
+
+def delete(
+    candidates: list[Candidate], outcome: RuleOutcome, test_mode: bool, hooks: Hooks
+) -> None:
+    """Delete each qualifying path (folders recursively); test mode only reports."""
+    for candidate in candidates:
+        path = candidate.path
+        if candidate.is_dir and not candidate.is_link:
+            files, folders, size = tree_size(path)
+            if test_mode:
+                outcome.act(f"would delete folder {path} ({files} files, {size} bytes)")
+                outcome.deleted_dirs += 1
+                outcome.deleted_files += files
+                outcome.bytes_freed += size
+                continue
+            _before(hooks, path)
+            errors = _rmtree(path)
+            if errors:
+                left = tree_size(path) if os.path.lexists(path) else (0, 0, 0)
+                outcome.problem(f"Error removing directory {path}: {'; '.join(errors[:5])}")
+                outcome.deleted_files += max(files - left[0], 0)
+                outcome.bytes_freed += max(size - left[2], 0)
+                continue
+            outcome.act(f"deleted folder {path} ({files} files, {size} bytes)")
+            outcome.deleted_dirs += 1
+            outcome.deleted_files += files
+            outcome.bytes_freed += size
+        else:
+            size = 0 if candidate.is_link else candidate.size
+            kind = "link" if candidate.is_link else "file"
+            if test_mode:
+                outcome.act(f"would delete {kind} {path} ({size} bytes)")
+                outcome.deleted_files += 1
+                outcome.bytes_freed += size
+                continue
+            _before(hooks, path)
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                outcome.problem(f"Unable to remove file {path}: {exc}")
+                continue
+            outcome.act(f"deleted {kind} {path} ({size} bytes)")
+            outcome.deleted_files += 1
+            outcome.bytes_freed += size
+
+
+def _preview_archive(candidates: list[Candidate], outcome: RuleOutcome, name: str) -> None:
+    outcome.archive = name
+    for candidate in candidates:
+        if candidate.is_dir and not candidate.is_link:
+            files, folders, size = tree_size(candidate.path)
+            outcome.act(
+                f"would archive and delete folder {candidate.path} ({files} files, {size} bytes)"
+            )
+            outcome.archive_members += files + folders
+            outcome.deleted_files += files
+            outcome.deleted_dirs += 1
+            outcome.bytes_freed += size
+        else:
+            size = 0 if candidate.is_link else candidate.size
+            outcome.act(f"would archive and delete {candidate.path} ({size} bytes)")
+            outcome.archive_members += 1
+            outcome.deleted_files += 1
+            outcome.bytes_freed += size
+
+
+def archive(
+    candidates: list[Candidate],
+    outcome: RuleOutcome,
+    name: str,
+    test_mode: bool,
+    hooks: Hooks,
+) -> None:
+    """Archive the qualifying paths in ``name``, verify it, then delete what it holds."""
+    if not candidates:
+        return
+    if test_mode:
+        _preview_archive(candidates, outcome, name)
+        return
+    try:
+        writer = ArchiveWriter(name)
+    except ArchiveError as exc:
+        raise SweepFatalError(str(exc)) from exc
+    current = ""
+    try:
+        for candidate in candidates:
+            current = candidate.path
+            writer.add(candidate.path, candidate.arcname)
+    except (OSError, ArchiveError, tarfile.TarError) as exc:
+        writer.abort()
+        outcome.status = "abandoned"
+        outcome.problem(f"Tar error (1): {exc}")
+        outcome.problem(f"FileName: {current}")
+        outcome.problem("Abandoning this SweepSpec (nothing was deleted)")
+        return
+    try:
+        final = writer.commit()
+    except ArchiveError as exc:
+        raise SweepFatalError(str(exc)) from exc
+    outcome.archive = final
+    outcome.archive_members = len(writer.members)
+    outcome.act(f"archived {len(writer.members)} members in {final} (verified)")
+    for skipped in writer.skipped:
+        outcome.problem(skipped)
+    if hooks.after_archive is not None:
+        hooks.after_archive(final)
+    delete_archived(writer.members, outcome, hooks)
+
+
+def delete_archived(members: list[Member], outcome: RuleOutcome, hooks: Hooks) -> None:
+    """Delete the sources of verified members that are unchanged; then their empty folders."""
+    for member in members:
+        if member.kind == "dir":
+            continue
+        try:
+            info = os.lstat(member.path)
+        except FileNotFoundError:
+            outcome.note(f"{member.path} vanished after it was archived")
+            continue
+        same = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == (
+            member.dev,
+            member.ino,
+            member.source_size,
+            member.mtime_ns,
+        )
+        if not same:
+            outcome.kept += 1
+            outcome.problem(f"{member.path} changed after it was archived; kept")
+            continue
+        _before(hooks, member.path)
+        try:
+            os.unlink(member.path)
+        except OSError as exc:
+            outcome.problem(f"Unable to remove file {member.path}: {exc}")
+            continue
+        outcome.deleted_files += 1
+        if member.kind == "file":
+            outcome.bytes_freed += member.source_size
+    folders = [m for m in members if m.kind == "dir"]
+    folders.sort(key=lambda m: m.path.count("/"), reverse=True)
+    for member in folders:
+        _before(hooks, member.path)
+        try:
+            os.rmdir(member.path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            outcome.kept += 1
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                outcome.problem(
+                    f"folder {member.path} kept: it holds entries that are not in the archive"
+                )
+            else:
+                outcome.problem(f"Error removing directory {member.path}: {exc}")
+            continue
+        outcome.deleted_dirs += 1
+
+
+def _regular_files(candidates: list[Candidate], outcome: RuleOutcome, keep: int) -> list[Candidate]:
+    files = []
+    for candidate in candidates:
+        if candidate.is_link or not candidate.is_file:
+            outcome.problem(f"{candidate.path}: not a regular file; not truncated")
+        elif candidate.size <= keep:
+            outcome.note(f"{candidate.path}: not larger than {keep} bytes; not truncated")
+        else:
+            files.append(candidate)
+    return files
+
+
+def truncate(
+    candidates: list[Candidate],
+    outcome: RuleOutcome,
+    keep: int,
+    archive_name: str | None,
+    test_mode: bool,
+    hooks: Hooks,
+) -> None:
+    """Left-truncate each qualifying file to its last ``keep`` bytes (heads archived first)."""
+    files = _regular_files(candidates, outcome, keep)
+    if not files:
+        return
+    if test_mode:
+        if archive_name:
+            outcome.archive = archive_name
+            outcome.archive_members = len(files)
+        for candidate in files:
+            head = candidate.size - keep
+            saved = f"; the first {head} bytes archived" if archive_name else ""
+            outcome.act(
+                f"would truncate {candidate.path} from {candidate.size} to {keep} bytes{saved}"
+            )
+            outcome.truncated += 1
+            outcome.bytes_freed += head
+        return
+    if archive_name:
+        try:
+            writer = ArchiveWriter(archive_name)
+        except ArchiveError as exc:
+            raise SweepFatalError(str(exc)) from exc
+        current = ""
+        try:
+            for candidate in files:
+                current = candidate.path
+                writer.add_head(candidate.path, candidate.arcname, candidate.size - keep)
+        except (OSError, ArchiveError, tarfile.TarError) as exc:
+            writer.abort()
+            outcome.status = "abandoned"
+            outcome.problem(f"Tar error: {exc}")
+            outcome.problem(f"FileName: {current}")
+            outcome.problem("Abandoning this SweepSpec (nothing was truncated)")
+            return
+        try:
+            final = writer.commit()
+        except ArchiveError as exc:
+            raise SweepFatalError(str(exc)) from exc
+        outcome.archive = final
+        outcome.archive_members = len(writer.members)
+        outcome.act(f"archived the heads of {len(files)} files in {final} (verified)")
+        if hooks.after_archive is not None:
+            hooks.after_archive(final)
+    for candidate in files:
+        _before(hooks, candidate.path)
+        keep_tail(candidate, keep, outcome)
+
+
+def keep_tail(candidate: Candidate, keep: int, outcome: RuleOutcome) -> bool:
+    """Replace the file by its bytes from ``size - keep`` on, atomically. True when done."""
+    path = candidate.path
+    start = candidate.size - keep
+    temp = path + TRUNCATION_SUFFIX
+    try:
+        info = os.lstat(temp)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            outcome.problem(f'"{temp}" exists and is not a file; {path} not truncated')
+            return False
+        outcome.note(f'Warning: overwriting old temporary output "{temp}"')
+        os.unlink(temp)
+    copied = 0
+    try:
+        source = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            info = os.fstat(source)
+            if not stat.S_ISREG(info.st_mode) or info.st_size < candidate.size:
+                outcome.problem(f"{path} changed since it was examined; not truncated")
+                return False
+            target = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(info.st_mode))
+            try:
+                os.lseek(source, start, os.SEEK_SET)
+                while True:
+                    block = os.read(source, BLOCK_SIZE)
+                    if not block:
+                        break
+                    os.write(target, block)
+                    copied += len(block)
+                os.fsync(target)
+            finally:
+                os.close(target)
+            try:
+                os.chown(temp, info.st_uid, info.st_gid)
+            except (OSError, AttributeError):
+                pass
+        finally:
+            os.close(source)
+    except OSError as exc:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        outcome.problem(
+            f'WARNING: Unable to create truncation of "{outcome.rule.name}::{path}": {exc}; '
+            "truncation was aborted"
+        )
+        return False
+    if copied != keep:
+        outcome.note(
+            f'WARNING: "{temp}" size={copied}, but truncsize={keep}: '
+            "input file may have changed during processing"
+        )
+    try:
+        os.replace(temp, path)
+    except OSError as exc:
+        raise SweepFatalError(f'Unable to replace original file "{path}": {exc}') from exc
+    outcome.truncated += 1
+    outcome.bytes_freed += start
+    outcome.act(f"truncated {path} from {candidate.size} to {copied} bytes")
+    return True
