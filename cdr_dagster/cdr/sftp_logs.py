@@ -544,6 +544,7 @@ class MonthRequests:
     logins: dict[str, int]
     dropped_non_partner: int = 0
     malformed: list[MalformedLine] = field(default_factory=list)
+    latest_day: date | None = None
 
     def by_login(self) -> dict[str, list[Request]]:
         """{login: requests in log order}, logins sorted as strings (the empty login first)."""
@@ -575,6 +576,8 @@ def month_requests(
         if isinstance(event, MalformedLine):
             result.malformed.append(event)
             continue
+        if result.latest_day is None or event.day > result.latest_day:
+            result.latest_day = event.day
         in_month = event.day.year == month_start.year and event.day.month == month_start.month
         if event.kind == SESSION:
             sessions[event.pid] = event.value
@@ -611,3 +614,92 @@ def month_bounds(month_start: date) -> tuple[date, date]:
     first = month_start.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return first, following
+
+
+@dataclass(frozen=True)
+class PartnerActivity:
+    """One login's month: sessions opened (logins) and files retrieved."""
+
+    login: str
+    partner: str
+    logins: int
+    retrievals: int
+
+
+def partner_activity(month: MonthRequests) -> list[PartnerActivity]:
+    """Logins and retrievals per login, sorted by login (the empty login first)."""
+    partners: dict[str, str] = {}
+    retrievals: dict[str, int] = {}
+    for request in month.requests:
+        retrievals[request.login] = retrievals.get(request.login, 0) + 1
+        partners.setdefault(request.login, request.partner)
+    logins = set(retrievals) | set(month.logins)
+    return [
+        PartnerActivity(
+            login, partners.get(login, ""), month.logins.get(login, 0), retrievals.get(login, 0)
+        )
+        for login in sorted(logins)
+    ]
+
+
+def write_access_workbook(
+    path: Path, month: MonthRequests, label: str, today: date, partners: Mapping[str, str]
+) -> Path:
+    """Save the legacy ``PDQPartnerDownloads`` workbook (spec 04 5.4 step 2) to ``path``.
+
+    Sheet ``Requests`` is the legacy sheet; sheet ``Partners`` adds each login's logins and
+    retrievals for the month. Written to a temporary file first, then renamed into place.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    bold = Font(bold=True, size=12)
+    header = Font(bold=True)
+    center = Alignment(horizontal="center")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Requests"
+    sheet["A1"] = today.isoformat()
+    sheet["A1"].font = bold
+    sheet["A3"] = f"Downloads for {label}"
+    sheet["A3"].font = bold
+    widths = {"A": 15, "B": 50, "C": 40, "D": 10, "E": 10, "F": 10}
+    for column, width in widths.items():
+        sheet.column_dimensions[column].width = width
+    for number, title in enumerate(("Login", "Partner", "Path", "Session", "Date", "Time"), 1):
+        cell = sheet.cell(row=5, column=number, value=title)
+        cell.font = header
+        cell.alignment = center
+    sheet.freeze_panes = "A6"
+    for row, request in enumerate(month.sorted_requests(), 6):
+        values = (
+            request.login,
+            request.partner,
+            request.path,
+            request.session,
+            request.date_label,
+            request.time,
+        )
+        for number, value in enumerate(values, 1):
+            cell = sheet.cell(row=row, column=number, value=value)
+            if number in (5, 6):
+                cell.alignment = center
+    summary = book.create_sheet("Partners")
+    for number, title in enumerate(("Login", "Partner", "Logins", "Retrievals"), 1):
+        cell = summary.cell(row=1, column=number, value=title)
+        cell.font = header
+        cell.alignment = center
+    for column, width in {"A": 15, "B": 50, "C": 10, "D": 12}.items():
+        summary.column_dimensions[column].width = width
+    summary.freeze_panes = "A2"
+    for row, activity in enumerate(partner_activity(month), 2):
+        partner = activity.partner or (partners.get(activity.login, "") if activity.login else "")
+        for number, value in enumerate(
+            (activity.login, partner, activity.logins, activity.retrievals), 1
+        ):
+            summary.cell(row=row, column=number, value=value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.part")
+    book.save(temp)
+    os.replace(temp, path)
+    return path
