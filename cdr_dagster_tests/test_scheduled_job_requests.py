@@ -1,0 +1,302 @@
+"""scheduled_job_request_sensor runs the CDR admin's "Run Job Now" rows exactly once.
+
+Rows go into the real ``scheduled_job`` table on PostgreSQL; the sensor is evaluated with
+``build_sensor_context`` on a real instance with the code location's jobs; the run the daemon
+would start is run on that instance with the run key and sensor tags the daemon gives it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import dagster as dg
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from cdr_dagster.cdr.scheduled_jobs import run_now_requests
+from cdr_dagster.cdr.schema import scheduled_job
+from cdr_dagster.control_sensors import (
+    REQUEST_SENSOR_NAME,
+    RUN_KEY_TAG,
+    SENSOR_NAME_TAG,
+    build_scheduled_job_request_sensor,
+    request_run_key,
+)
+from cdr_dagster.jobs.control import email_schedule_list, reload_scheduler
+from cdr_dagster.jobs.health import check_disk_space, notify_production_health
+from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
+from cdr_dagster.jobs.smoke import smoke_test_job
+from cdr_dagster.resources.cdr_db import CdrDatabaseResource
+from cdr_dagster.resources.commands import CommandRunnerResource
+from cdr_dagster.resources.email import EmailResource
+from cdr_dagster_tests.cdr_rows import add_group_members
+
+JOBS = [
+    smoke_test_job,
+    check_disk_space,
+    notify_production_health,
+    email_schedule_list,
+    reload_scheduler,
+    weekly_publishing,
+    nightly_publishing,
+]
+
+
+@pytest.fixture
+def resources(cdr_db: Engine, mailbox, tmp_path) -> dict[str, Any]:
+    add_group_members(
+        cdr_db,
+        "Developers Notification",
+        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
+    )
+    database = CdrDatabaseResource(url=cdr_db.url.render_as_string(hide_password=False))
+    return {
+        "cdr_db": database,
+        "email": EmailResource(
+            tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=database
+        ),
+        "commands": CommandRunnerResource(basedir=str(tmp_path)),
+    }
+
+
+@pytest.fixture
+def sensor() -> dg.SensorDefinition:
+    return build_scheduled_job_request_sensor(JOBS)
+
+
+@pytest.fixture
+def defs(sensor: dg.SensorDefinition, resources: dict[str, Any]) -> dg.Definitions:
+    return dg.Definitions(jobs=JOBS, sensors=[sensor], resources=resources)
+
+
+def add_row(
+    engine: Engine,
+    name: str,
+    job_class: str,
+    opts: dict[str, Any] | str,
+    schedule: str | None = None,
+    enabled: bool = True,
+) -> str:
+    row_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(scheduled_job).values(
+                id=row_id,
+                name=name,
+                enabled=enabled,
+                job_class=job_class,
+                opts=opts if isinstance(opts, str) else json.dumps(opts),
+                schedule=schedule,
+            )
+        )
+    return str(row_id)
+
+
+def row_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {str(value) for value in conn.execute(select(scheduled_job.c.id)).scalars()}
+
+
+def tick(
+    sensor: dg.SensorDefinition,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+    cursor: str | None = None,
+) -> Any:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
+def start_run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
+    """What the daemon does with a request: a run with its config, key and sensor tags."""
+    job = defs.resolve_job_def(request.job_name)
+    return job.execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: REQUEST_SENSOR_NAME},
+        raise_on_error=False,
+    )
+
+
+def test_run_now_row_is_requested_then_deleted_once_its_run_exists(
+    cdr_db: Engine, sensor, defs, resources, mailbox
+) -> None:
+    """Spec 01 scenarios 4 and 17: one run, then the row goes."""
+    row = add_row(cdr_db, "Automated Testing Job", "test.Stub", {"stooge": "Larry"})
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, defs, instance, resources)
+        [request] = first.run_requests
+        assert request.job_name == "smoke_test"
+        assert request.run_key == request_run_key(row) == f"scheduled-job-{row}"
+        assert request.run_config == {
+            "ops": {"smoke_test_op": {"config": {"options": {"stooge": "Larry"}}}}
+        }
+        assert request.tags["cdr/scheduled-job"] == row
+        assert row in row_ids(cdr_db)  # kept until the run is recorded
+
+        # The daemon did not record the run (e.g. it was killed): the same request again.
+        again = tick(sensor, defs, instance, resources, first.cursor)
+        assert [r.run_key for r in again.run_requests] == [request.run_key]
+
+        assert start_run(defs, instance, request).success
+        done = tick(sensor, defs, instance, resources, again.cursor)
+        assert not done.run_requests
+        assert done.skip_message == "requests done: Automated Testing Job"
+        assert row not in row_ids(cdr_db)
+        quiet = tick(sensor, defs, instance, resources, done.cursor)
+        assert quiet.skip_message == "no Run Job Now requests"
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key}))
+        assert len(runs) == 1
+    assert mailbox.messages == []
+
+
+def test_only_enabled_rows_without_a_schedule_are_requests(
+    cdr_db: Engine, sensor, defs, resources
+) -> None:
+    """Spec 01 section 1: kinds 1-3 are left alone; {} and null count as no schedule."""
+    add_row(cdr_db, "Scheduled", "test.Stub", {}, schedule='{"minute": "*/2"}')
+    add_row(cdr_db, "Paused", "test.Stub", {}, schedule='{"hour": "1"}', enabled=False)
+    add_row(cdr_db, "Stored settings", "test.Stub", {}, enabled=False)
+    empty = add_row(cdr_db, "Empty schedule", "test.Stub", {}, schedule="{}")
+    null = add_row(cdr_db, "Null schedule", "test.Stub", {}, schedule="null")
+    blank = add_row(cdr_db, "Blank schedule", "test.Stub", {}, schedule="")
+    with cdr_db.connect() as conn:
+        found = {request.id for request in run_now_requests(conn)}
+    assert found == {empty, null, blank}
+    with dg.instance_for_test() as instance:
+        result = tick(sensor, defs, instance, resources)
+    assert {r.run_key for r in result.run_requests} == {
+        request_run_key(empty),
+        request_run_key(null),
+        request_run_key(blank),
+    }
+
+
+def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, resources) -> None:
+    """The demo's Run-Job-Now row and others, mapped as import-schedules maps them."""
+    add_row(cdr_db, "Scheduled Job List", "job_list.Reporter", {"recips": "rachel@example.gov"})
+    add_row(cdr_db, "Disk", "disk_space.Monitor", {"cthreshold": "25", "recips": "a@x.gov,b@x.gov"})
+    add_row(
+        cdr_db,
+        "Weekly by hand",
+        "publishing_task.PublishingTask",
+        {"schedule": "weekly", "mode": "test", "job-id": "123", "skip-publish-step": "yes"},
+    )
+    add_row(cdr_db, "Restart Scheduler", "stop_scheduler.Stop", {"dbserver": "cdr-db-qa"})
+    with dg.instance_for_test() as instance:
+        result = tick(sensor, defs, instance, resources)
+    by_job = {r.job_name: r.run_config for r in result.run_requests}
+    assert by_job == {
+        "email_schedule_list": {
+            "ops": {"email_schedule_list_op": {"config": {"recips": ["rachel@example.gov"]}}}
+        },
+        "check_disk_space": {
+            "ops": {
+                "check_disk_space_op": {
+                    "config": {"cthreshold": 25, "recips": ["a@x.gov", "b@x.gov"]}
+                }
+            }
+        },
+        "weekly_publishing": {
+            "ops": {
+                "weekly_publishing_op": {
+                    "config": {"mode": "test", "job_id": 123, "skip_publish_step": True}
+                }
+            }
+        },
+        "reload_scheduler": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("job_class", "opts", "schedule", "problem"),
+    [
+        ("nosuch.Class", {}, None, "job class 'nosuch.Class' is not a known legacy job class"),
+        (
+            "disk_space.Monitor",
+            {"bogus": "1"},
+            None,
+            "option 'bogus' is not supported by disk_space.Monitor",
+        ),
+        ("disk_space.Monitor", {"cthreshold": "abc"}, None, "'abc' is not an integer"),
+        (
+            "publishing_task.PublishingTask",
+            {"schedule": "daily", "mode": "live"},
+            None,
+            "option 'schedule' is 'daily'",
+        ),
+        ("media.Check", {}, None, "maps to job 'check_media', which this code location"),
+        ("test.Stub", "not json", None, "opts 'not json' is not JSON"),
+        ("test.Stub", {}, "garbage", "schedule 'garbage' is not JSON"),
+    ],
+)
+def test_rows_that_cannot_run_are_kept_and_reported_once(
+    cdr_db: Engine, sensor, defs, resources, mailbox, job_class, opts, schedule, problem
+) -> None:
+    row = add_row(cdr_db, "Bad request", job_class, opts, schedule=schedule)
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, defs, instance, resources)
+        assert not first.run_requests
+        assert row in row_ids(cdr_db)
+        [mail] = mailbox.messages
+        assert mail.message["Subject"] == "[DEV] Run Job Now request not run: Bad request"
+        assert mail.rcpt_tos == ["ann@example.gov"]
+        body = mail.message.get_content()
+        assert problem in body
+        assert f"Row id: {row}" in body
+        second = tick(sensor, defs, instance, resources, first.cursor)
+        assert second.skip_message == "1 request(s) kept for an operator"
+        assert len(mailbox.messages) == 1
+        assert row in row_ids(cdr_db)
+
+
+def test_an_edited_row_is_looked_at_again(cdr_db: Engine, sensor, defs, resources, mailbox) -> None:
+    row = add_row(cdr_db, "Disk", "disk_space.Monitor", {"bogus": "1"})
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, defs, instance, resources)
+        assert len(mailbox.messages) == 1
+        with cdr_db.begin() as conn:
+            conn.execute(
+                scheduled_job.update()
+                .where(scheduled_job.c.id == uuid.UUID(row))
+                .values(opts=json.dumps({"cthreshold": "20"}))
+            )
+        fixed = tick(sensor, defs, instance, resources, first.cursor)
+    [request] = fixed.run_requests
+    assert request.run_config == {"ops": {"check_disk_space_op": {"config": {"cthreshold": 20}}}}
+    assert json.loads(fixed.cursor)["reported"] == {}
+
+
+def test_queue_sweeper_rows_are_deleted_without_a_run(
+    cdr_db: Engine, sensor, defs, resources
+) -> None:
+    row = add_row(cdr_db, "Batch Job Queue", "batch_job_queue.Sweeper", {})
+    with dg.instance_for_test() as instance:
+        result = tick(sensor, defs, instance, resources)
+    assert not result.run_requests
+    assert row not in row_ids(cdr_db)
+
+
+def test_mail_failure_is_retried_on_the_next_tick(
+    cdr_db: Engine, sensor, defs, resources, mailbox
+) -> None:
+    add_row(cdr_db, "Bad", "nosuch.Class", {})
+    closed_relay = EmailResource(
+        tier="DEV", smtp_host="127.0.0.1", smtp_port=1, timeout=5, cdr_db=resources["cdr_db"]
+    )
+    broken = {**resources, "email": closed_relay}
+    broken_defs = dg.Definitions(jobs=JOBS, sensors=[sensor], resources=broken)
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, broken_defs, instance, broken)
+        assert json.loads(first.cursor)["reported"] == {}
+        assert mailbox.messages == []
+        tick(sensor, defs, instance, resources, first.cursor)
+    assert len(mailbox.messages) == 1
