@@ -11,8 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.jobs.batch_jobs import run_batch_job
 from cdr_dagster.jobs.maintenance import purge_run_history_job
+from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.smoke import smoke_test_job
+from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
 from cdr_dagster.resources.defaults import build_resources
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster.sensors import run_failure_email_sensor
@@ -22,11 +25,11 @@ SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 
 settings = load_settings()
 
-jobs = [smoke_test_job, purge_run_history_job]
+jobs = [smoke_test_job, purge_run_history_job, run_batch_job, run_publishing_job]
 
 defs = dg.Definitions(
     jobs=jobs,
     schedules=load_schedules(SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier),
-    sensors=[run_failure_email_sensor],
+    sensors=[run_failure_email_sensor, batch_job_queue_sensor, publishing_queue_sensor],
     resources=build_resources(settings),
 )

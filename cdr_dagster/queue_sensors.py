@@ -21,7 +21,6 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from cdr_dagster.cdr.queues import pending_batch_jobs, pending_publishing_jobs
 from cdr_dagster.jobs.batch_jobs import (
     BatchJobConfig,
     batch_job_tags,
@@ -115,6 +114,8 @@ def batch_job_queue_sensor(
     context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One run request per ``Queued`` batch job that has no run yet."""
+    from cdr_dagster.cdr.queues import pending_batch_jobs
+
     with cdr_db.connect() as conn:
         rows = pending_batch_jobs(conn, limit=MAX_ROWS_PER_TICK)
     requests = [
@@ -143,6 +144,8 @@ def publishing_queue_sensor(
     context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One run request per ``Ready`` publishing job that has no run yet."""
+    from cdr_dagster.cdr.queues import pending_publishing_jobs
+
     with cdr_db.connect() as conn:
         rows = pending_publishing_jobs(conn, limit=MAX_ROWS_PER_TICK)
     requests = [

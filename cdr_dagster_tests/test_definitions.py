@@ -90,3 +90,23 @@ def test_check_env_names_what_is_missing(
     assert "CDR_DB_URL" in capsys.readouterr().err
     monkeypatch.setenv("CDR_DB_URL", "sqlite://")
     assert main(["check-env"]) == 0
+
+
+def test_loading_the_code_location_does_not_import_heavy_clients() -> None:
+    """Every code-server start and reload pays for what definitions.py imports (DESIGN 8,
+    benchmarks/location_load.py): clients and the SQLAlchemy data layer load in runs only."""
+    heavy = ("sqlalchemy", "elasticsearch", "paramiko", "lxml", "requests")
+    probe = (
+        "import sys, cdr_dagster.definitions; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=_env(CDR_TIER="DEV"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -53,7 +53,9 @@ def test_run_queue_limits(production_instance: dg.DagsterInstance) -> None:
         for limit in queue.tag_concurrency_limits
     }
     assert limits[("cdr/lock", "{'applyLimitPerUniqueValue': True}")] == 1
-    assert limits[("cdr/queue", "publishing")] == 1
+    # Publishing jobs must be free to run side by side: a weekly publishing run waits for the
+    # export job it queued, which only another run (run_publishing_job) can start.
+    assert not any(key == "cdr/queue" for key, _ in limits)
     assert production_instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
 

@@ -20,21 +20,16 @@ run (and so reaches the run-failure mail); a job an operator stopped (``Stopped`
 """
 
 import traceback
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from cdr_dagster.cdr.queues import (
-    BATCH_ABORTED,
-    BatchJob,
-    FinalStatus,
-    abort_batch_job,
-    claim_batch_job,
-    finish_batch_job,
-    get_batch_job,
-)
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
+
+if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a run needs it
+    from cdr_dagster.cdr.queues import BatchJob, FinalStatus
 
 #: Tag naming the batch job row of a run (also used to find runs of a row).
 BATCH_JOB_TAG = "cdr/batch-job"
@@ -73,7 +68,7 @@ class BatchJobConfig(dg.Config):
     )
 
 
-def _status_metadata(job: BatchJob | None, final: FinalStatus | None) -> dict[str, str]:
+def _status_metadata(job: "BatchJob | None", final: "FinalStatus | None") -> dict[str, str]:
     metadata: dict[str, str] = {}
     if job is not None:
         metadata.update({"name": job.name, "command": job.command})
@@ -86,8 +81,8 @@ def _status_metadata(job: BatchJob | None, final: FinalStatus | None) -> dict[st
 
 
 def _recover_after_dead_parent(
-    context: dg.OpExecutionContext, cdr_db: CdrDatabaseResource, job: BatchJob
-) -> FinalStatus | None:
+    context: dg.OpExecutionContext, cdr_db: CdrDatabaseResource, job: "BatchJob"
+) -> "FinalStatus | None":
     """Finalise a row a previous attempt of this run claimed and then died without closing.
 
     A re-execution (automatic retry after a run worker died, or an operator's re-execute)
@@ -95,6 +90,8 @@ def _recover_after_dead_parent(
     did not succeed, that run claimed the row and could not record its end: mark it
     ``Aborted`` rather than start the job a second time.
     """
+    from cdr_dagster.cdr.queues import abort_batch_job
+
     parent_id = context.run.parent_run_id
     if parent_id is None:
         return None
@@ -127,6 +124,14 @@ def run_batch_job_op(
     commands: CommandRunnerResource,
 ) -> None:
     """Start batch job ``config.batch_job_id`` if this run wins its claim; record its end."""
+    from cdr_dagster.cdr.queues import (
+        BATCH_ABORTED,
+        abort_batch_job,
+        claim_batch_job,
+        finish_batch_job,
+        get_batch_job,
+    )
+
     job_id = config.batch_job_id
     with cdr_db.begin() as conn:
         job = get_batch_job(conn, job_id)

@@ -19,21 +19,16 @@ The run carries ``cdr/queue: publishing``, which the instance limits to one run 
 """
 
 import traceback
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from cdr_dagster.cdr.queues import (
-    PUB_FAILURE,
-    FinalStatus,
-    PublishingJob,
-    claim_publishing_job,
-    fail_publishing_job,
-    finish_publishing_job,
-    get_publishing_job,
-)
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
+
+if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a run needs it
+    from cdr_dagster.cdr.queues import FinalStatus, PublishingJob
 
 #: Tag naming the pub_proc row of a run.
 PUB_PROC_TAG = "cdr/pub-proc"
@@ -76,7 +71,7 @@ class PublishingJobConfig(dg.Config):
     )
 
 
-def _status_metadata(job: PublishingJob, final: FinalStatus | None) -> dict[str, str]:
+def _status_metadata(job: "PublishingJob", final: "FinalStatus | None") -> dict[str, str]:
     metadata = {"pub_subset": job.pub_subset}
     if final is not None:
         metadata["final_status"] = final.status
@@ -87,10 +82,12 @@ def _status_metadata(job: PublishingJob, final: FinalStatus | None) -> dict[str,
 
 
 def _recover_after_dead_parent(
-    context: dg.OpExecutionContext, cdr_db: CdrDatabaseResource, job: PublishingJob
-) -> FinalStatus | None:
+    context: dg.OpExecutionContext, cdr_db: CdrDatabaseResource, job: "PublishingJob"
+) -> "FinalStatus | None":
     """Set ``Failure`` on a job a previous attempt of this run claimed and then died without
     recording (see ``batch_jobs._recover_after_dead_parent``)."""
+    from cdr_dagster.cdr.queues import fail_publishing_job
+
     parent_id = context.run.parent_run_id
     if parent_id is None:
         return None
@@ -122,6 +119,14 @@ def run_publishing_job_op(
     commands: CommandRunnerResource,
 ) -> None:
     """Publish job ``config.pub_proc_id`` if this run wins its claim; record the outcome."""
+    from cdr_dagster.cdr.queues import (
+        PUB_FAILURE,
+        claim_publishing_job,
+        fail_publishing_job,
+        finish_publishing_job,
+        get_publishing_job,
+    )
+
     job_id = config.pub_proc_id
     with cdr_db.begin() as conn:
         job = get_publishing_job(conn, job_id)
