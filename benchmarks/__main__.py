@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import location_load
+from benchmarks import location_load, queue_latency
 
-BENCHMARKS = [location_load]
+BENCHMARKS = [location_load, queue_latency]
 
 
 def main() -> int:
