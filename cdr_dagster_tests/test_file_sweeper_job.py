@@ -495,3 +495,92 @@ def test_the_demo_sweep_rules_run_against_the_seeded_sqlite_demo(tmp_path: Path)
     with sqlite3.connect(demo / "cdr.db") as db:
         left = {row[0] for row in db.execute("SELECT doc_id FROM version_blob_usage")}
     assert 801200 not in left and 801201 in left
+
+
+# --- the code location ----------------------------------------------------------------------
+
+#: The schedules.yaml entries proposed for these jobs (checked here against the real jobs).
+PROPOSED_SCHEDULES = """
+schedules:
+  - name: sweep_files_nightly
+    job: sweep_files
+    cron: "30 22 * * *"
+    tiers: [DEV, QA, STAGE, PROD]
+    description: >-
+      Nightly at 22:30: the file sweeper (legacy Hoover, file_sweeper_task.FileSweeper) deletes,
+      archives or truncates files as this tier's SweepSpecifications document says and expires
+      old board meeting recordings.
+    legacy_name: Hoover
+    legacy_class: file_sweeper_task.FileSweeper
+
+  - name: check_media_daily
+    job: check_media
+    cron: "15 6 * * *"
+    tiers: [DEV, QA, STAGE, PROD]
+    description: >-
+      Daily at 06:15, outside publishing windows: compares BASEDIR/akamai/media with the
+      published Media documents and mails Developers Notification about any difference (no
+      fix, no rsync; launch check_media_fix_and_push to correct and push).
+    legacy_class: media.Check
+
+on_demand:
+  - name: check_media_fix_and_push
+    job: check_media
+    description: >-
+      Correct the Akamai media set from the published Media documents and push it to Akamai.
+    legacy_class: media.Check
+    run_config:
+      ops:
+        check_media_op:
+          config:
+            fix: true
+            rsync: true
+
+  - name: sweep_files_test_mode
+    job: sweep_files
+    description: Report what tonight's sweep would do; changes nothing.
+    legacy_class: file_sweeper_task.FileSweeper
+    run_config:
+      ops:
+        sweep_files_op:
+          config:
+            test_mode: true
+"""
+
+
+def test_the_jobs_load_in_a_location_with_the_proposed_resources_and_schedules(
+    tmp_path: Path,
+) -> None:
+    from cdr_dagster.jobs.media_check import check_media_job
+    from cdr_dagster.resources.akamai import akamai_resource_from_environment
+    from cdr_dagster.resources.defaults import build_resources
+    from cdr_dagster.schedules import load_schedules
+    from cdr_dagster.settings import load_settings
+
+    settings = load_settings({"CDR_TIER": "PROD", "CDR_BASEDIR": "/cdr"})
+    path = tmp_path / "schedules.yaml"
+    path.write_text(PROPOSED_SCHEDULES)
+    jobs = [sweep_files_job, check_media_job]
+    schedules = load_schedules(path, {job.name: job for job in jobs}, settings.tier)
+    resources = build_resources(settings)
+    resources["akamai"] = akamai_resource_from_environment(settings.basedir, settings.tier, {})
+    defs = dg.Definitions(jobs=jobs, schedules=schedules, resources=resources)
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("sweep_files").tags["cdr/lock"] == "sweep_files"
+    op = defs.resolve_job_def("check_media").graph.node_defs[0]
+    assert op.name == "check_media_op" and op.pool == "akamai_media"
+    assert resources["akamai"].ssh_key_file == "/etc/akamai-pdq-prod"
+    assert {s.name for s in schedules} == {"sweep_files_nightly", "check_media_daily"}
+
+
+def test_the_config_fields_are_the_catalogue_fields() -> None:
+    from cdr_dagster.jobs.media_check import CheckMediaConfig
+    from cdr_dagster.legacy.catalogue import find_job_class
+
+    for job_class, config, extra in (
+        ("file_sweeper_task.FileSweeper", SweepFilesConfig, {"break_lock"}),
+        ("media.Check", CheckMediaConfig, set()),
+    ):
+        entry = find_job_class(job_class)
+        fields = {option.field for option in entry.options if option.field}
+        assert set(config.model_fields) == fields | extra, job_class
