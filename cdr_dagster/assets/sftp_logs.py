@@ -187,6 +187,7 @@ def pdq_access_report(
     from cdr_dagster.cdr.partners import ftp_partner_names
     from cdr_dagster.cdr.sftp_logs import (
         CUMULATIVE_LOG,
+        MalformedLine,
         MonthRequests,
         iter_normalized,
         month_bounds,
@@ -209,11 +210,16 @@ def pdq_access_report(
     workbook = base / "reports" / f"PDQPartnerDownloads_{first:%Y-%m}.xlsx"
     log = base / LOG_FOLDER / CUMULATIVE_LOG
     metadata: dict[str, dg.RawMetadataValue] = {"workbook": dg.MetadataValue.path(str(workbook))}
-    checks = []
+    latest: date | None = None
     if config.resend:
         if not workbook.is_file():
             raise dg.Failure(f"cannot resend: {workbook} does not exist")
         context.log.info(f"resending {workbook}")
+        if log.is_file():
+            latest = max(
+                (e.day for e in iter_normalized(log) if not isinstance(e, MalformedLine)),
+                default=None,
+            )
     else:
         if not log.is_file():
             raise dg.Failure(f"the s/FTP cumulative log {log} does not exist")
@@ -244,14 +250,12 @@ def pdq_access_report(
             }
         )
         latest = month.latest_day
-        checks.append(
-            dg.AssetCheckResult(
-                check_name=COVERAGE_CHECK,
-                passed=latest is not None and latest >= following,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"latest_log_day": latest.isoformat() if latest else "none"},
-            )
-        )
+    check = dg.AssetCheckResult(
+        check_name=COVERAGE_CHECK,
+        passed=latest is not None and latest >= following,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"latest_log_day": latest.isoformat() if latest else "none"},
+    )
     if not config.noemail:
         mailer = email.model_copy(update={"sender": REPORT_SENDER})
         sent = mailer.send(
@@ -262,7 +266,7 @@ def pdq_access_report(
             tier_prefix=False,
         )
         metadata["recipients"] = dg.MetadataValue.json(list(sent.recipients))
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
 sftp_access_log_job = dg.define_asset_job(

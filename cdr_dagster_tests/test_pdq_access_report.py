@@ -1,0 +1,142 @@
+"""The monthly ``pdq_access_report`` asset: workbook contents for a seeded month, the e-mail,
+non-partner logins, unknown sessions, resend and noemail, on PostgreSQL and SMTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from openpyxl import load_workbook
+
+from cdr_dagster.assets.sftp_logs import COVERAGE_CHECK, pdq_access_report
+from cdr_dagster.cdr.control import set_control_value
+from cdr_dagster.cdr.schema import ctl
+from cdr_dagster.resources.commands import CommandRunnerResource
+from cdr_dagster.resources.email import EmailResource
+from cdr_dagster_tests.test_data_partners_rows import add_licensee, checked_db, licensee_xml
+
+FEBRUARY = [
+    # a session from January whose PID is reused: the later session wins
+    "2025-01-31 23:00:00 h sshd[48213]: session opened for local user brondata from [x]",
+    "2025-02-03 09:14:00 h sshd[48213]: session opened for local user acmehealth from [x]",
+    '2025-02-03 09:15:00 h sshd[48213]: open "/pdq/full/Summary/CDR0000062787.xml" flags READ',
+    '2025-02-03 09:15:02 h sshd[48213]: open "/pdq/full.tar.gz" flags READ mode 0666',
+    "2025-02-04 10:00:00 h sshd[700]: session opened for local user devuser from [x]",
+    '2025-02-04 10:00:01 h sshd[700]: open "/pdq/full/Media.tar.gz" flags READ mode 0666',
+    '2025-02-05 11:00:00 h sshd[999]: open "/pdq/full/Orphan.xml" flags READ mode 0666',
+    "2025-02-06 12:00:00 h sshd[801]: session opened for local user Brondata from [x]",
+    '2025-02-06 12:00:09 h sshd[801]: open "/pdq/full/Terminology.tar.gz" flags READ mode 0666',
+    "2025-02-07 12:00:00 h sshd[802]: session opened for local user acmehealth from [x]",
+    '2025-02-28 23:59:59 h sshd[48213]: open "/pdq/full/Late.xml" flags READ mode 0666',
+    '2025-03-01 00:00:01 h sshd[48213]: open "/pdq/full/March.xml" flags READ mode 0666',
+]
+
+
+@pytest.fixture
+def basedir(cdr_db, tmp_path: Path) -> Path:
+    add_licensee(cdr_db, 1, licensee_xml("Acme Health", "Production", username="acmehealth"))
+    add_licensee(cdr_db, 2, licensee_xml("Bron Data", "Test-expired", username="Brondata"))
+    with cdr_db.begin() as conn:
+        set_control_value(conn, "PDQ", "non-partners", "cbiittest,devuser")
+    log = tmp_path / "sftp_log" / "cumulative.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"{line}\n" for line in FEBRUARY), encoding="utf-8")
+    return tmp_path
+
+
+def run(cdr_db, mailbox, basedir: Path, raise_on_error: bool = True, **config):
+    db = checked_db(cdr_db)
+    return dg.materialize(
+        [pdq_access_report],
+        partition_key="2025-02-01",
+        run_config={"ops": {"pdq_access_report": {"config": config}}} if config else None,
+        resources={
+            "cdr_db": db,
+            "email": EmailResource(
+                tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
+            ),
+            "commands": CommandRunnerResource(basedir=str(basedir)),
+        },
+        raise_on_error=raise_on_error,
+    )
+
+
+def test_report_for_a_seeded_month(cdr_db, mailbox, basedir: Path):
+    result = run(cdr_db, mailbox, basedir)
+    assert result.success
+    workbook = basedir / "reports" / "PDQPartnerDownloads_2025-02.xlsx"
+    book = load_workbook(workbook)
+    sheet = book["Requests"]
+    assert sheet["A3"].value == "Downloads for February 2025" and sheet["A1"].font.bold
+    assert [c.value for c in sheet[5]] == ["Login", "Partner", "Path", "Session", "Date", "Time"]
+    assert sheet.freeze_panes == "A6"
+    assert sheet.column_dimensions["B"].width == 50
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=6)]
+    assert rows == [
+        [None, None, "Orphan.xml", 999, "Feb-05", "11:00:00"],  # no session: empty login first
+        ["Brondata", "Bron Data", "Terminology.tar.gz", 801, "Feb-06", "12:00:09"],
+        ["acmehealth", "Acme Health", "Summary/CDR0000062787.xml", 48213, "Feb-03", "09:15:00"],
+        ["acmehealth", "Acme Health", "/pdq/full.tar.gz", 48213, "Feb-03", "09:15:02"],
+        ["acmehealth", "Acme Health", "Late.xml", 48213, "Feb-28", "23:59:59"],
+    ]  # devuser is a non-partner (PDQ/non-partners)
+    partners = [[c.value for c in row] for row in book["Partners"].iter_rows(min_row=2)]
+    assert partners == [
+        [None, None, 0, 1],
+        ["Brondata", "Bron Data", 1, 1],
+        ["acmehealth", "Acme Health", 2, 3],
+    ]
+
+    (message,) = mailbox.messages
+    assert message.rcpt_tos == ["NCIContentDissemination@nih.gov"]
+    assert message.message["Subject"].strip() == (
+        "SFTP Log - PDQ Distribution Partner Access Report (February 2025)"
+    )
+    assert message.message["From"] == "NCI PDQ Operator <NCIPDQoperator@mail.nih.gov>"
+    body = message.message.get_body(("plain",)).get_content()
+    assert "February 2025" in body and "FTP Stats" in body
+    (attachment,) = list(message.message.iter_attachments())
+    assert attachment.get_filename() == "PDQPartnerDownloads_2025-02.xlsx"
+    assert attachment.get_content() == workbook.read_bytes()
+
+    materialization = result.asset_materializations_for_node("pdq_access_report")[0]
+    assert materialization.partition == "2025-02-01"
+    assert materialization.metadata["retrievals"].value == 5
+    assert materialization.metadata["dropped_non_partner"].value == 1
+    assert "| acmehealth | Acme Health | 2 | 3 |" in materialization.metadata["preview"].value
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == COVERAGE_CHECK and check.passed
+
+
+def test_without_non_partners_unknown_sessions_are_dropped(cdr_db, mailbox, basedir: Path):
+    with cdr_db.begin() as conn:
+        conn.execute(ctl.update().values(inactivated=datetime(2025, 1, 1)))
+    assert run(cdr_db, mailbox, basedir, recips=["a@x.gov", "b@x.gov"]).success
+    sheet = load_workbook(basedir / "reports" / "PDQPartnerDownloads_2025-02.xlsx")["Requests"]
+    logins = [c.value for c in sheet["A"]][5:]
+    assert logins == ["Brondata", "acmehealth", "acmehealth", "acmehealth", "devuser"]
+    assert mailbox.messages[0].rcpt_tos == ["a@x.gov", "b@x.gov"]
+
+
+def test_noemail_resend_and_month_checks(cdr_db, mailbox, basedir: Path):
+    assert run(cdr_db, mailbox, basedir, noemail=True).success
+    assert mailbox.messages == []
+    workbook = basedir / "reports" / "PDQPartnerDownloads_2025-02.xlsx"
+    before = workbook.read_bytes()
+    (basedir / "sftp_log" / "cumulative.log").unlink()  # resend needs no log
+    assert run(cdr_db, mailbox, basedir, resend=True, month="202502").success
+    (message,) = mailbox.messages
+    assert next(message.message.iter_attachments()).get_content() == before
+    failed = run(cdr_db, mailbox, basedir, raise_on_error=False, month="202501")
+    assert not failed.success
+    workbook.unlink()
+    assert not run(cdr_db, mailbox, basedir, raise_on_error=False, resend=True).success
+
+
+def test_coverage_check_warns_when_the_log_stops_inside_the_month(cdr_db, mailbox, basedir):
+    log = basedir / "sftp_log" / "cumulative.log"
+    log.write_text("".join(f"{line}\n" for line in FEBRUARY[:-1]), encoding="utf-8")
+    result = run(cdr_db, mailbox, basedir, noemail=True)
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["latest_log_day"].value == "2025-02-28"
