@@ -1,0 +1,11 @@
+"""Elasticsearch indexes behind the cancer.gov APIs: backends, bulk bodies, the alias discipline.
+
+No Dagster here (DESIGN 3.1); :mod:`cdr_dagster.resources.search_index` configures it.
+
+- ``backends``: the operations a load needs, on a real cluster (the ``elasticsearch`` 7.x
+  client, imported only when a cluster is used) or on a dump folder of NDJSON bulk bodies
+  (the legacy ``dump`` option, and the demo's local mode);
+- ``bulk``: documents streamed into ``_bulk`` request bodies of bounded size;
+- ``indexes``: ``{alias}-YYYYMMDDHHMMSS`` names, the atomic alias swap, the clean-up rule, and
+  :class:`~cdr_dagster.search.indexes.IndexLoad`, which deletes its new index on any failure.
+"""

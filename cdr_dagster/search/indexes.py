@@ -1,0 +1,213 @@
+"""The alias discipline of the loads (spec 02 section 0.4).
+
+A load never writes to the index the consumer APIs read. It creates a new index named
+``{alias}-YYYYMMDDHHMMSS`` with the index definition (settings and strict mappings), streams
+the documents into it with bulk requests, refreshes and checks the count, lets the caller check
+the content, and only then moves the alias in ONE ``_aliases`` call (remove from every index
+holding it, add to the new one), so the APIs see the old index or the new one, never a mix.
+Old indexes are then dropped by the legacy rule: the newest ``keep`` are kept, and of the others
+those stamped before ``today - keep_days`` are deleted (an index of the cutoff day stays).
+
+:class:`IndexLoad` deletes its new index when anything fails before the swap, so a failure
+always leaves the alias where it was. A load that must not replace the live index (limited to
+some ids or a count) keeps its index un-aliased for inspection instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from cdr_dagster.search.backends import SearchBackend, SearchIndexError
+from cdr_dagster.search.bulk import MAX_BYTES, MAX_DOCUMENTS, bulk_bodies
+
+STAMP_FORMAT = "%Y%m%d%H%M%S"
+#: Legacy defaults of the dictionary loaders: indexes always kept, and days.
+KEEP_INDEXES = 5
+KEEP_DAYS = 5
+#: How many later seconds are tried when an index of this second already exists.
+_NAME_ATTEMPTS = 120
+
+Log = Callable[[str], None]
+
+
+class CountMismatchError(SearchIndexError):
+    """The new index does not hold the documents that were sent to it."""
+
+
+def index_name(alias: str, moment: datetime) -> str:
+    """``{alias}-YYYYMMDDHHMMSS``."""
+    return f"{alias}-{moment.strftime(STAMP_FORMAT)}"
+
+
+def is_stamped_index(alias: str, name: str) -> bool:
+    """True for ``{alias}-`` followed by a 14-digit stamp."""
+    return re.fullmatch(re.escape(alias) + r"-\d{14}", name) is not None
+
+
+def free_index_name(backend: SearchBackend, alias: str, now: datetime) -> str:
+    """The name for a new index at ``now``; when that second is taken (two loads in one
+    second), the first free later second. Raises when none is free."""
+    for offset in range(_NAME_ATTEMPTS):
+        name = index_name(alias, now + timedelta(seconds=offset))
+        if not backend.index_exists(name) and not backend.alias_indexes(name):
+            return name
+    raise SearchIndexError(f"no free index name for {alias} near {now:%Y-%m-%d %H:%M:%S}")
+
+
+def indexes_to_drop(
+    alias: str,
+    names: Iterable[str],
+    today: date,
+    keep: int = KEEP_INDEXES,
+    keep_days: int = KEEP_DAYS,
+    protect: Iterable[str] = (),
+) -> list[str]:
+    """The legacy clean-up rule: of the indexes named ``{alias}-20...``, sorted by name, the
+    last ``keep`` stay; of the rest, those whose name sorts before ``{alias}-{today minus
+    keep_days, YYYYMMDD}`` go. Indexes in ``protect`` (the new one, any the alias points to)
+    always stay."""
+    if keep < 0 or keep_days < 0:
+        raise ValueError("keep and keep_days cannot be negative")
+    cutoff = f"{alias}-{(today - timedelta(days=keep_days)):%Y%m%d}"
+    candidates = sorted(n for n in names if n.startswith(f"{alias}-20"))
+    older = candidates[: len(candidates) - keep] if keep else candidates
+    kept = set(protect)
+    return [name for name in older if name < cutoff and name not in kept]
+
+
+@dataclass
+class LoadStats:
+    """What a load wrote and did."""
+
+    index: str
+    documents: int = 0
+    bulk_requests: int = 0
+    bytes_sent: int = 0
+    distinct_ids: int = 0
+    count: int | None = None
+    previous: list[str] = field(default_factory=list)
+    swapped: bool = False
+    dropped: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    cleanup_error: str | None = None
+
+
+class IndexLoad:
+    """One new index, from creation to the alias swap (see the module docstring).
+
+    Use as a context manager: leaving it with an exception, or without :meth:`swap` or
+    :meth:`keep`, deletes the new index.
+    """
+
+    def __init__(
+        self,
+        backend: SearchBackend,
+        alias: str,
+        definition: Mapping[str, Any],
+        now: datetime,
+        log: Log = lambda message: None,
+        max_documents: int = MAX_DOCUMENTS,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
+        self.backend = backend
+        self.alias = alias
+        self.definition = definition
+        self.now = now
+        self.log = log
+        self.max_documents = max_documents
+        self.max_bytes = max_bytes
+        self.stats = LoadStats(index="")
+        self._ids: set[str] = set()
+        self._anonymous = 0
+        self._done = False
+
+    @property
+    def index(self) -> str:
+        """The new index's name."""
+        return self.stats.index
+
+    def __enter__(self) -> IndexLoad:
+        self.stats.index = free_index_name(self.backend, self.alias, self.now)
+        self.backend.create_index(self.index, self.definition)
+        self.log(f"created index {self.index} on {self.backend.target}")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        if self._done:
+            return  # swapped (the index is live) or deliberately kept
+        try:
+            self.backend.delete_index(self.index)
+            self.log(f"deleted the new index {self.index}; {self.alias} was not moved")
+        except SearchIndexError as error:
+            self.log(f"could not delete the new index {self.index}: {error}")
+
+    def load(self, documents: Iterable[tuple[str | None, Mapping[str, Any]]]) -> None:
+        """Stream ``documents`` ((id, source) pairs) into the new index with bulk requests."""
+        for body in bulk_bodies(self.index, documents, self.max_documents, self.max_bytes):
+            self.stats.documents += self.backend.bulk(self.index, body.data)
+            self.stats.bulk_requests += 1
+            self.stats.bytes_sent += len(body.data)
+            for doc_id in body.ids:
+                if doc_id is None:
+                    self._anonymous += 1
+                else:
+                    self._ids.add(doc_id)
+        self.stats.distinct_ids = len(self._ids) + self._anonymous
+
+    def verify_count(self) -> int:
+        """Refresh the new index and check that it holds one document per distinct ``_id``
+        sent (a later document with the same ``_id`` replaces the earlier one)."""
+        self.backend.refresh(self.index)
+        count = self.backend.count(self.index)
+        self.stats.count = count
+        if count != self.stats.distinct_ids:
+            raise CountMismatchError(
+                f"index {self.index} holds {count} documents; {self.stats.distinct_ids} "
+                f"distinct documents were sent ({self.stats.documents} in "
+                f"{self.stats.bulk_requests} bulk requests)"
+            )
+        self.log(f"index {self.index} holds {count} documents")
+        return count
+
+    def swap(self, keep: int = KEEP_INDEXES, keep_days: int = KEEP_DAYS) -> None:
+        """Optimize the new index, move the alias to it in one atomic call, then drop old
+        indexes. A clean-up failure after the swap is recorded (``stats.cleanup_error``) and
+        logged, not raised: the new index is live by then."""
+        self.backend.forcemerge(self.index)
+        previous = self.backend.alias_indexes(self.alias)
+        actions: list[dict[str, Any]] = [
+            {"remove": {"index": index, "alias": self.alias}} for index in previous
+        ]
+        actions.append({"add": {"index": self.index, "alias": self.alias}})
+        self.backend.update_aliases(actions)
+        self._done = True
+        self.stats.previous = previous
+        self.stats.swapped = True
+        moved = f" from {', '.join(previous)}" if previous else ""
+        self.log(f"aliased {self.index} as {self.alias}{moved}")
+        try:
+            self.stats.dropped, self.stats.kept = self.cleanup(keep, keep_days)
+        except SearchIndexError as error:
+            self.stats.cleanup_error = str(error)
+            self.log(f"clean-up of old {self.alias} indexes failed: {error}")
+
+    def keep(self) -> None:
+        """Leave the new index in place without moving the alias (a limited load)."""
+        self._done = True
+        self.log(f"kept index {self.index} without moving {self.alias} (limited load)")
+
+    def cleanup(self, keep: int = KEEP_INDEXES, keep_days: int = KEEP_DAYS) -> tuple[list, list]:
+        """Drop old ``{alias}-20...`` indexes by the legacy rule; return (dropped, kept)."""
+        names = self.backend.list_indexes(f"{self.alias}-20*")
+        protect = {self.index, *self.backend.alias_indexes(self.alias)}
+        drop = indexes_to_drop(self.alias, names, self.now.date(), keep, keep_days, protect)
+        for name in drop:
+            self.backend.delete_index(name)
+            self.log(f"dropped index {name}")
+        kept = [name for name in names if name not in drop]
+        self.log("Kept one index" if len(kept) == 1 else f"Kept {len(kept)} indices")
+        return drop, kept
