@@ -215,10 +215,12 @@ def parse_normalized_line(text: str) -> LogEvent:
 
 #: What a block of normalized lines looks like when every line is well formed; the date itself
 #: is checked when it is computed. A block that does not match is gone through line by line.
-_NORMALIZED_BLOCK = re.compile(
-    r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: "
-    r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)\n)*'
+_LINE_PATTERN = (
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: "
+    r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)'
 )
+_NORMALIZED_BLOCK = re.compile(f"(?:{_LINE_PATTERN}\n)*")
+_NORMALIZED_LINE = re.compile(_LINE_PATTERN)
 
 
 def _wanted_in_block(text: str, first_line: int) -> Iterator[tuple[int, str]]:
@@ -304,13 +306,14 @@ class _Normalizer:
         return found
 
     def block(self, text: str) -> list[str] | None:
-        """The normalized wanted lines of a block, or None if any of them is malformed."""
+        """The normalized wanted lines of a block, or None if any of them needs a closer look."""
         found: list[str] = []
         append = found.append
         heads = self.heads
         open_mark, session_mark = _OPEN_MARK, _SESSION_MARK
         for line in text.split("\n"):
-            if open_mark in line or session_mark in line:
+            # " open" is in both markers (and in opendir lines): one test rejects most lines
+            if " open" in line and (open_mark in line or session_mark in line):
                 key = line[:_HEAD_KEY]
                 head = heads[key] if key in heads else self.head(key)
                 if head is None:
@@ -320,7 +323,39 @@ class _Normalizer:
             joined = "\n".join(found) + "\n"
             if _NORMALIZED_BLOCK.match(joined).end() != len(joined):  # type: ignore[union-attr]
                 return None
+            if "  " in joined or " \n" in joined or "\t" in joined or "\r" in joined:
+                return None
         return found
+
+    def careful_block(
+        self, text: str, first_line: int, source: str
+    ) -> Iterator[str | MalformedLine]:
+        """A block that :meth:`block` refused: lines that pass the fast rules are taken as they
+        are, the others are read by :func:`parse_raw_line` (normalized, or malformed with the
+        reason and the line number)."""
+        heads = self.heads
+        line_number = first_line - 1
+        for line in text.split("\n"):
+            line_number += 1
+            if _OPEN_MARK not in line and _SESSION_MARK not in line:
+                continue
+            key = line[:_HEAD_KEY]
+            head = heads[key] if key in heads else self.head(key)
+            if head is not None:
+                normalized = head[0] + line[head[1] :]
+                if (
+                    _NORMALIZED_LINE.fullmatch(normalized)
+                    and "  " not in normalized
+                    and "\t" not in normalized
+                    and not normalized[-1:].isspace()
+                ):
+                    yield normalized
+                    continue
+            stripped = line.strip()
+            try:
+                yield parse_raw_line(stripped, self.years).text
+            except LogLineError as exc:
+                yield MalformedLine(source, line_number, str(exc), stripped)
 
 
 def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
@@ -332,13 +367,8 @@ def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[st
         lines = normalizer.block(text)
         if lines is not None:
             yield from lines
-            continue
-        for line_number, line in _wanted_in_block(text, first_line):
-            line = line.strip()
-            try:
-                yield parse_raw_line(line, normalizer.years).text
-            except LogLineError as exc:
-                yield MalformedLine(source, line_number, str(exc), line)
+        else:
+            yield from normalizer.careful_block(text, first_line, source)
 
 
 def scan_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[LogEvent | MalformedLine]:
