@@ -29,7 +29,9 @@ NAMES = (
     "ProductionInactivation",
 )
 TEXTS = {
-    "data-partner-notification": "<p>New PDQ data is on the s/FTP server.</p>",
+    # longer than the NVARCHAR(255) of tables.sql: it must come through whole
+    "data-partner-notification": "<p>New PDQ data is on the s/FTP server.</p>"
+    + "".join(f"<p>Paragraph {n} of the partner notice, in full.</p>" for n in range(40)),
     "test-notification": "<p>TEST: new PDQ data.</p>",
     "test-partner-warning": "<p>Your test account expires on @@EXPIRING@@.</p>",
     "test-partner-disabled": "<p>Your test account has expired.</p>",

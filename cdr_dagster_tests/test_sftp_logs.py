@@ -317,3 +317,14 @@ def test_asset_fails_without_a_monthly_log(sftp_server, tmp_path: Path):
     )
     assert not result.success
     assert "monthly log" in str(result.get_step_failure_events()[0].event_specific_data.error)
+
+
+def test_odd_spacing_is_normalized_the_same_way_on_the_fast_and_careful_paths():
+    odd = '2025 Mar  3 14:05:25 h  sshd[1]: open "/pdq/full/a.xml"  flags READ mode 0666 '
+    clean = scan(OPEN_LINE)[0].text
+    items = [i.text for i in scan("\n".join([OPEN_LINE, odd, OPEN_LINE]))]
+    assert items == [
+        clean,
+        '2025-03-03 14:05:25 h sshd[1]: open "/pdq/full/a.xml" flags READ mode 0666',
+        clean,
+    ]
