@@ -7,8 +7,15 @@ would start is run on that instance with the run key and sensor tags the daemon 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -33,6 +40,8 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.cdr_rows import add_group_members
+
+REPO = Path(__file__).resolve().parents[1]
 
 JOBS = [
     smoke_test_job,
@@ -300,3 +309,174 @@ def test_mail_failure_is_retried_on_the_next_tick(
         assert mailbox.messages == []
         tick(sensor, defs, instance, resources, first.cursor)
     assert len(mailbox.messages) == 1
+
+
+# --- end to end: a real dagster-daemon --------------------------------------------------------
+
+E2E_LOCATION = """
+import dagster as dg
+
+from cdr_dagster.control_sensors import build_scheduled_job_request_sensor
+from cdr_dagster.jobs.smoke import smoke_test_job
+from cdr_dagster.resources.cdr_db import CdrDatabaseResource
+from cdr_dagster.resources.commands import CommandRunnerResource
+from cdr_dagster.resources.email import EmailResource
+
+cdr_db = CdrDatabaseResource(url=dg.EnvVar("CDR_DB_URL"))
+defs = dg.Definitions(
+    jobs=[smoke_test_job],
+    sensors=[build_scheduled_job_request_sensor([smoke_test_job], minimum_interval_seconds=1)],
+    resources={
+        "cdr_db": cdr_db,
+        "email": EmailResource(tier="DEV", outbox_dir=dg.EnvVar("CDR_MAIL_OUTBOX"), cdr_db=cdr_db),
+        "commands": CommandRunnerResource(basedir=dg.EnvVar("CDR_BASEDIR")),
+    },
+)
+"""
+
+E2E_INSTANCE = """
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+sensors:
+  use_threads: true
+  num_workers: 2
+telemetry:
+  enabled: false
+"""
+
+RECORD = """
+import os, sys
+with open(os.path.join(os.environ["CDR_BASEDIR"], "invocations.log"), "a") as log:
+    log.write(sys.argv[1] + "\\n")
+"""
+
+
+class Daemon:
+    """``dagster-daemon run`` in its own process groups (ended by :meth:`stop`, only those)."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home, self.env = home, env
+        self.groups: list[int] = []
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with (self.home / "daemon.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("dagster-daemon")),
+                    "run",
+                    "-w",
+                    "workspace.yaml",
+                ],
+                cwd=self.home,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.groups.append(self.process.pid)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        for group in self.groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def log_tail(self) -> str:
+        path = self.home / "daemon.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-60:]) if path.exists() else ""
+        )
+
+
+def wait_for(predicate, timeout: float, what: str, explain=lambda: "") -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{explain()}")
+        time.sleep(0.25)
+
+
+@pytest.mark.timeout(900)
+def test_real_daemon_runs_each_request_exactly_once_across_a_crash(
+    cdr_db: Engine, tmp_path: Path
+) -> None:
+    add_group_members(cdr_db, "Developers Notification", [("ann", "ann@example.gov", False)])
+    home, base, outbox = tmp_path / "home", tmp_path / "cdr", tmp_path / "outbox"
+    for folder in (home, base, outbox):
+        folder.mkdir()
+    (base / "record.py").write_text(RECORD)
+    (home / "location.py").write_text(E2E_LOCATION)
+    (home / "dagster.yaml").write_text(E2E_INSTANCE)
+    (home / "workspace.yaml").write_text(
+        "load_from:\n  - python_file:\n      relative_path: location.py\n"
+        "      location_name: cdr_dagster\n"
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CDR_DB_URL": cdr_db.url.render_as_string(hide_password=False),
+        "CDR_BASEDIR": str(base),
+        "CDR_MAIL_OUTBOX": str(outbox),
+        "CDR_TIER": "DEV",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+    }
+
+    def request(name: str) -> str:
+        return add_row(cdr_db, name, "test.Stub", {"command": f"record.py {name}"})
+
+    def recorded() -> list[str]:
+        path = base / "invocations.log"
+        return path.read_text().split() if path.exists() else []
+
+    stored = add_row(cdr_db, "Stored settings", "test.Stub", {}, enabled=False)
+    bad = add_row(cdr_db, "Bad", "nosuch.Class", {})
+    daemon = Daemon(home, env)
+    try:
+        before = {request("A"), request("B")}
+        daemon.start()
+        wait_for(lambda: sorted(recorded()) == ["A", "B"], 300, "A and B", daemon.log_tail)
+        wait_for(lambda: not before & row_ids(cdr_db), 120, "A and B rows deleted", daemon.log_tail)
+
+        # Requests seen by the sensor, then a crash before their rows can be deleted.
+        crash = {request("C"), request("D")}
+        instance = dg.DagsterInstance.from_config(str(home))
+        keys = {request_run_key(row) for row in crash}
+        wait_for(
+            lambda: any(
+                instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: key})) for key in keys
+            ),
+            120,
+            "runs requested for C and D",
+            daemon.log_tail,
+        )
+        daemon.kill()
+        down = {request("E")}
+        daemon.start()
+        wait_for(
+            lambda: sorted(recorded()) == ["A", "B", "C", "D", "E"], 300, "C, D, E", daemon.log_tail
+        )
+        wait_for(
+            lambda: row_ids(cdr_db) == {stored, bad}, 120, "request rows deleted", daemon.log_tail
+        )
+        wait_for(lambda: all(run.is_finished for run in instance.get_runs()), 120, "runs to finish")
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="smoke_test"))
+        assert sorted(run.tags[RUN_KEY_TAG] for run in runs) == sorted(
+            request_run_key(row) for row in before | crash | down
+        )
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        assert len(list(outbox.glob("*.eml"))) == 1  # the bad row, reported once
+        instance.dispose()
+    finally:
+        daemon.stop()
