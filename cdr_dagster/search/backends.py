@@ -145,7 +145,11 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchIndexError(f"{what} on {self.target} failed: {_reason(exc)}") from exc
 
     def create_index(self, name: str, body: Mapping[str, Any]) -> None:
-        self._call(f"creating index {name}", self.client.indices.create, index=name, body=body)
+        create = self.client.indices.create
+        if set(body) <= {"settings", "mappings", "aliases"}:  # the 7.17 client's parameters
+            self._call(f"creating index {name}", create, index=name, **body)
+        else:  # anything else goes to the cluster as it is, for it to accept or refuse
+            self._call(f"creating index {name}", create, index=name, body=body)
 
     def delete_index(self, name: str) -> None:
         self._call(f"deleting index {name}", self.client.indices.delete, index=name, ignore=[404])
