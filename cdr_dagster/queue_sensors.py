@@ -17,7 +17,8 @@ when the code location loads: ``CDR_BATCH_QUEUE_INTERVAL_SECONDS`` and
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -35,6 +36,9 @@ from cdr_dagster.jobs.publishing_queue import (
 )
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.settings import SettingsError
+
+if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a tick needs it
+    from cdr_dagster.cdr.queues import QueuedBatchJob, QueuedPublishingJob
 
 BATCH_INTERVAL_VARIABLE = "CDR_BATCH_QUEUE_INTERVAL_SECONDS"
 PUBLISHING_INTERVAL_VARIABLE = "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS"
@@ -77,13 +81,20 @@ def requested_run_keys(
     return found
 
 
-def _result(
+def _tick(
     context: dg.SensorEvaluationContext,
+    cdr_db: CdrDatabaseResource,
     sensor_name: str,
     what: str,
-    requests: list[dg.RunRequest],
+    pending: Callable[..., list[Any]],
+    run_request: Callable[[Any], dg.RunRequest],
 ) -> dg.SensorResult | dg.SkipReason:
-    """Drop requests whose run key already has a run; skip the tick when none is left."""
+    """One tick of a queue sensor: ``run_request`` for each row ``pending`` finds waiting
+    (at most ``MAX_ROWS_PER_TICK``), less those whose run key already has a run; a skip when
+    none is left. ``what`` names the waiting rows in skip reasons."""
+    with cdr_db.connect() as conn:
+        rows = pending(conn, limit=MAX_ROWS_PER_TICK)
+    requests = [run_request(row) for row in rows]
     if not requests:
         return dg.SkipReason(f"no {what} waiting")
     keys = [request.run_key for request in requests if request.run_key]
@@ -97,6 +108,26 @@ def _result(
     if done:
         context.log.info(f"runs already requested for {', '.join(sorted(done))}")
     return dg.SensorResult(run_requests=fresh)
+
+
+def _batch_run_request(row: "QueuedBatchJob") -> dg.RunRequest:
+    """The run of ``run_batch_job`` that starts batch job ``row``."""
+    return dg.RunRequest(
+        run_key=batch_run_key(row.id),
+        run_config=dg.RunConfig(ops={"run_batch_job_op": BatchJobConfig(batch_job_id=row.id)}),
+        tags=batch_job_tags(row.id, row.name),
+    )
+
+
+def _publishing_run_request(row: "QueuedPublishingJob") -> dg.RunRequest:
+    """The run of ``run_publishing_job`` that starts publishing job ``row``."""
+    return dg.RunRequest(
+        run_key=publishing_run_key(row.id),
+        run_config=dg.RunConfig(
+            ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=row.id)}
+        ),
+        tags=publishing_job_tags(row.id, row.pub_subset),
+    )
 
 
 @dg.sensor(
@@ -116,17 +147,14 @@ def batch_job_queue_sensor(
     """One run request per ``Queued`` batch job that has no run yet."""
     from cdr_dagster.cdr.queues import pending_batch_jobs
 
-    with cdr_db.connect() as conn:
-        rows = pending_batch_jobs(conn, limit=MAX_ROWS_PER_TICK)
-    requests = [
-        dg.RunRequest(
-            run_key=batch_run_key(row.id),
-            run_config=dg.RunConfig(ops={"run_batch_job_op": BatchJobConfig(batch_job_id=row.id)}),
-            tags=batch_job_tags(row.id, row.name),
-        )
-        for row in rows
-    ]
-    return _result(context, "batch_job_queue_sensor", "Queued batch jobs", requests)
+    return _tick(
+        context,
+        cdr_db,
+        "batch_job_queue_sensor",
+        "Queued batch jobs",
+        pending_batch_jobs,
+        _batch_run_request,
+    )
 
 
 @dg.sensor(
@@ -146,16 +174,11 @@ def publishing_queue_sensor(
     """One run request per ``Ready`` publishing job that has no run yet."""
     from cdr_dagster.cdr.queues import pending_publishing_jobs
 
-    with cdr_db.connect() as conn:
-        rows = pending_publishing_jobs(conn, limit=MAX_ROWS_PER_TICK)
-    requests = [
-        dg.RunRequest(
-            run_key=publishing_run_key(row.id),
-            run_config=dg.RunConfig(
-                ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=row.id)}
-            ),
-            tags=publishing_job_tags(row.id, row.pub_subset),
-        )
-        for row in rows
-    ]
-    return _result(context, "publishing_queue_sensor", "Ready publishing jobs", requests)
+    return _tick(
+        context,
+        cdr_db,
+        "publishing_queue_sensor",
+        "Ready publishing jobs",
+        pending_publishing_jobs,
+        _publishing_run_request,
+    )

@@ -19,17 +19,12 @@ job, so the Dagster UI shows its output, duration and outcome. An ``Aborted`` jo
 run (and so reaches the run-failure mail); a job an operator stopped (``Stopped``) does not.
 """
 
-import traceback
-from typing import TYPE_CHECKING
-
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.jobs.queue_runs import RowQueue, run_claimed_row
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
-from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
-
-if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a run needs it
-    from cdr_dagster.cdr.queues import BatchJob, FinalStatus
+from cdr_dagster.resources.commands import CommandRunnerResource
 
 #: Tag naming the batch job row of a run (also used to find runs of a row).
 BATCH_JOB_TAG = "cdr/batch-job"
@@ -68,44 +63,29 @@ class BatchJobConfig(dg.Config):
     )
 
 
-def _status_metadata(job: "BatchJob | None", final: "FinalStatus | None") -> dict[str, str]:
-    metadata: dict[str, str] = {}
-    if job is not None:
-        metadata.update({"name": job.name, "command": job.command})
-    if final is not None:
-        metadata["final_status"] = final.status
-        metadata["status_set_by"] = "the batch job" if final.kept else "this run"
-        if final.message:
-            metadata["progress"] = final.message
-    return metadata
+def _batch_queue() -> RowQueue:
+    """The ``batch_job`` queue for ``run_claimed_row`` (imports the data layer)."""
+    from cdr_dagster.cdr import queues
 
-
-def _recover_after_dead_parent(
-    context: dg.OpExecutionContext, cdr_db: CdrDatabaseResource, job: "BatchJob"
-) -> "FinalStatus | None":
-    """Finalise a row a previous attempt of this run claimed and then died without closing.
-
-    A re-execution (automatic retry after a run worker died, or an operator's re-execute)
-    finds the row no longer ``Queued``. When the run it re-executes was for the same row and
-    did not succeed, that run claimed the row and could not record its end: mark it
-    ``Aborted`` rather than start the job a second time.
-    """
-    from cdr_dagster.cdr.queues import abort_batch_job
-
-    parent_id = context.run.parent_run_id
-    if parent_id is None:
-        return None
-    parent = context.instance.get_run_by_id(parent_id)
-    if parent is None or parent.tags.get(BATCH_JOB_TAG) != str(job.id):
-        return None
-    if parent.status == dg.DagsterRunStatus.SUCCESS:
-        return None
-    reason = (
-        f"Aborted by Dagster run {context.run.run_id}: the run {parent_id} that started this "
-        f"batch job ended ({parent.status.value}) without recording how the job ended"
+    return RowQueue(
+        noun="batch job",
+        waiting_status=queues.BATCH_QUEUED,
+        failing_status=queues.BATCH_ABORTED,
+        set_by="the batch job",
+        command_noun="Batch job command",
+        message_key="progress",
+        row_tag=BATCH_JOB_TAG,
+        get=queues.get_batch_job,
+        claim=queues.claim_batch_job,
+        fail=queues.abort_batch_job,
+        finish=queues.finish_batch_job,
+        label=lambda job: job.name,
+        claimed_line=lambda job: (
+            f"claimed batch job {job.id} ({job.name!r}): Initiating {job.command}"
+        ),
+        command=lambda job: (job.command, [str(job.id)]),
+        row_metadata=lambda job: {"name": job.name, "command": job.command},
     )
-    with cdr_db.begin() as conn:
-        return abort_batch_job(conn, job.id, reason)
 
 
 @dg.op(
@@ -124,100 +104,9 @@ def run_batch_job_op(
     commands: CommandRunnerResource,
 ) -> None:
     """Start batch job ``config.batch_job_id`` if this run wins its claim; record its end."""
-    from cdr_dagster.cdr.queues import (
-        BATCH_ABORTED,
-        abort_batch_job,
-        claim_batch_job,
-        finish_batch_job,
-        get_batch_job,
+    run_claimed_row(
+        context, _batch_queue(), config.batch_job_id, cdr_db, commands, config.timeout_seconds
     )
-
-    job_id = config.batch_job_id
-    with cdr_db.begin() as conn:
-        job = get_batch_job(conn, job_id)
-        claimed = job is not None and claim_batch_job(conn, job_id)
-    if job is None:
-        context.log.warning(f"batch job {job_id} does not exist; nothing to run")
-        context.add_output_metadata({"outcome": "missing"})
-        return
-    if not claimed:
-        with cdr_db.connect() as conn:
-            current = get_batch_job(conn, job_id) or job
-        recovered = _recover_after_dead_parent(context, cdr_db, current)
-        if recovered is not None:
-            context.log.error(
-                f"batch job {job_id} ({job.name!r}) was claimed by an earlier attempt of this "
-                f"run that died; recorded it as {recovered.status}"
-            )
-            context.add_output_metadata(
-                {"outcome": "recovered", **_status_metadata(current, recovered)}
-            )
-            return
-        context.log.warning(
-            f"batch job {job_id} ({job.name!r}) is in status {current.status!r}, not Queued: "
-            "somebody else started it; skipped"
-        )
-        context.add_output_metadata({"outcome": "skipped", "status": current.status})
-        return
-
-    context.log.info(f"claimed batch job {job_id} ({job.name!r}): Initiating {job.command}")
-    final: FinalStatus | None = None
-    exit_code: int | None = None
-    try:
-        try:
-            result = commands.run(
-                job.command,
-                [str(job_id)],
-                log=context.log,
-                timeout_seconds=config.timeout_seconds,
-            )
-        except CommandError as exc:
-            reason = f"Batch job command {job.command!r} cannot be run: {exc}"
-            context.log.error(reason)
-            with cdr_db.begin() as conn:
-                final = abort_batch_job(conn, job_id, reason)
-        else:
-            exit_code = result.exit_code
-            context.log.info(f"processed {' '.join(result.command)}")
-            detail = None
-            if result.timed_out:
-                detail = f"killed after its time limit of {config.timeout_seconds} s"
-            elif result.output_tail:
-                detail = f"last output: {result.output_tail[-1][:500]}"
-            with cdr_db.begin() as conn:
-                final = finish_batch_job(conn, job_id, result.exit_code, detail=detail)
-    finally:
-        if final is None:
-            # The command did not come back normally: an error here, or the run was terminated
-            # (the runner has already stopped the job's process group).
-            error = traceback.format_exc(limit=0).strip().splitlines()[-1]
-            reason = f"Aborted: the Dagster run {context.run.run_id} ended early ({error})"
-            try:
-                with cdr_db.begin() as conn:
-                    final = abort_batch_job(conn, job_id, reason)
-                context.log.error(f"batch job {job_id} recorded as {final.status}: {reason}")
-            except Exception as exc:  # noqa: BLE001 - the original error is re-raised below
-                context.log.error(
-                    f"batch job {job_id} could not be recorded as Aborted ({exc}); it stays in "
-                    "its current status until re-executed or failed by an operator"
-                )
-
-    metadata: dict[str, dg.RawMetadataValue] = {"outcome": "ran", **_status_metadata(job, final)}
-    if exit_code is not None:
-        metadata["exit_code"] = exit_code
-        metadata["duration_seconds"] = round(result.duration_seconds, 3)
-        metadata["output_lines"] = result.line_count
-    context.add_output_metadata(metadata)
-    if final.kept:
-        context.log.info(f"batch job {job_id} ended {final.status} (set by the job itself)")
-    else:
-        context.log.info(f"batch job {job_id} recorded as {final.status}")
-    if final.status.casefold() == BATCH_ABORTED.casefold():
-        raise dg.Failure(
-            description=f"batch job {job_id} ({job.name}) ended Aborted: "
-            f"{final.message or 'set by the job itself'}",
-            metadata=metadata,
-        )
 
 
 @dg.job(
