@@ -25,6 +25,7 @@ setup(
         "lxml>=5",
         "pyyaml>=6",
         "requests>=2.31",
+        "openpyxl>=3.1",
     ],
     extras_require={
         "dev": [

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.assets.sftp_logs import (
+    pdq_access_report,
+    pdq_access_report_job,
+    sftp_access_log,
+    sftp_access_log_job,
+)
 from cdr_dagster.jobs.batch_jobs import run_batch_job
+from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
 from cdr_dagster.jobs.maintenance import purge_run_history_job
 from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.smoke import smoke_test_job
@@ -25,11 +32,25 @@ SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 
 settings = load_settings()
 
-jobs = [smoke_test_job, purge_run_history_job, run_batch_job, run_publishing_job]
+assets = [sftp_access_log, pdq_access_report]
+
+jobs = [
+    smoke_test_job,
+    purge_run_history_job,
+    run_batch_job,
+    run_publishing_job,
+    notify_data_partners_job,
+    data_partner_list_report_job,
+    sftp_access_log_job,
+    pdq_access_report_job,
+]
 
 defs = dg.Definitions(
+    assets=assets,
     jobs=jobs,
-    schedules=load_schedules(SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier),
+    schedules=load_schedules(
+        SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier, assets=assets
+    ),
     sensors=[run_failure_email_sensor, batch_job_queue_sensor, publishing_queue_sensor],
     resources=build_resources(settings),
 )

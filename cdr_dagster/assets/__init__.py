@@ -1,0 +1,1 @@
+"""Data products of the scheduler as software-defined assets, one module per family."""
