@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import location_load, queue_latency
+from benchmarks import location_load, log_parsing, queue_latency
 
-BENCHMARKS = [location_load, queue_latency]
+BENCHMARKS = [location_load, queue_latency, log_parsing]
 
 
 def main() -> int:
