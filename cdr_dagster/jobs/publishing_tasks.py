@@ -42,11 +42,12 @@ post-publishing ops no-ops (their metadata says ``skipped``). The legacy ran the
 post-publishing scripts only on Windows; here they always run.
 
 Concurrency: the runs carry ``cdr/lock: publishing-task``, so weekly and nightly publishing
-never overlap each other (the instance allows one run per ``cdr/lock`` value). They must NOT
-carry ``cdr/queue: publishing``: SubmitPubJob.py waits for the export and push jobs it queues,
-and those run as ``run_publishing_job`` runs in the ``cdr/queue: publishing`` lane, which the
-instance limits to one run; a publishing task holding that lane would wait for them forever
-(until SubmitPubJob.py's own 3-4 hour limit failed it).
+never overlap each other (the instance allows one run per ``cdr/lock`` value). They do not
+carry ``cdr/queue: publishing``, the label of the ``run_publishing_job`` runs: SubmitPubJob.py
+waits for the export and push jobs it queues, which those runs start, so a publishing task in a
+one-run ``cdr/queue: publishing`` lane would wait for them forever (until SubmitPubJob.py's own
+3-4 hour limit failed it). The instance no longer limits that lane; this keeps it safe if a
+limit comes back.
 """
 
 from dataclasses import dataclass, replace
