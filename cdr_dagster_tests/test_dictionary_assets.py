@@ -723,3 +723,7 @@ def test_jobs_follow_the_catalogue_convention() -> None:
     for asset in assets:
         assert {spec.name for spec in asset.check_specs} == {CHECK_TERMS, CHECK_FIELDS}
         assert all(spec.blocking for spec in asset.check_specs)
+        assert asset.op.pool == "elasticsearch"
+    for job in jobs:
+        assert job.tags["cdr/lock"] == job.name.removesuffix("_job")
+        assert int(job.tags["dagster/max_runtime"]) > 0

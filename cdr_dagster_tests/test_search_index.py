@@ -304,3 +304,8 @@ def test_a_run_may_name_another_host() -> None:
     backend.close()
     with pytest.raises(ValueError, match="no Elasticsearch host"):
         SearchIndexResource().backend()
+    by_url = SearchIndexResource(url="https://es.example.gov:9243")
+    assert by_url.target() == "es.example.gov"
+    backend = by_url.backend(port=9400)
+    assert backend.target == "https://es.example.gov:9400"
+    backend.close()

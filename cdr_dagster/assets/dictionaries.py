@@ -41,6 +41,8 @@ from cdr_dagster.resources.search_index import SearchIndexResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
 
 GROUP = "cancer_gov_dictionaries"
+#: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
+POOL = "elasticsearch"
 #: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
 MAX_RUNTIME_SECONDS = 4 * 60 * 60
 #: What the legacy loader called the log levels it accepted.
@@ -106,6 +108,7 @@ def _check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     kinds={"elasticsearch"},
     check_specs=_check_specs("glossary_dictionary"),
     output_required=False,
+    pool=POOL,
 )
 def glossary_dictionary(
     context: dg.AssetExecutionContext,
@@ -130,6 +133,7 @@ def glossary_dictionary(
     kinds={"elasticsearch"},
     check_specs=_check_specs("drug_dictionary"),
     output_required=False,
+    pool=POOL,
 )
 def drug_dictionary(
     context: dg.AssetExecutionContext,
@@ -146,13 +150,13 @@ glossary_dictionary_job = dg.define_asset_job(
     "glossary_dictionary_job",
     selection=[glossary_dictionary],
     description="Rebuild the glossaryv1 index of the glossary API (asset glossary_dictionary).",
-    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS},
+    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": "glossary_dictionary"},
 )
 drug_dictionary_job = dg.define_asset_job(
     "drug_dictionary_job",
     selection=[drug_dictionary],
     description="Rebuild the drugv1 index of the drug dictionary API (asset drug_dictionary).",
-    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS},
+    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": "drug_dictionary"},
 )
 
 assets = [glossary_dictionary, drug_dictionary]

@@ -86,26 +86,33 @@ class SearchIndexResource(dg.ConfigurableResource):
         """``"dump"`` with a dump folder, else ``"cluster"``."""
         return "dump" if self.dump_dir else "cluster"
 
+    def _parts(self) -> tuple[str, str | None, int]:
+        """(scheme, host, port) of the configured cluster."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            default = 443 if parts.scheme == "https" else DEFAULT_PORT
+            return parts.scheme or "http", parts.hostname, parts.port or default
+        return self.scheme, self.host, self.port
+
     def _endpoint(self, host: str | None, port: int | None) -> str:
         if self.url and host is None and port is None:
             return self.url.rstrip("/")
-        name = host or self.host
+        scheme, configured_host, configured_port = self._parts()
+        name = host or configured_host
         if not name:
             raise ValueError(
                 "no Elasticsearch host: set CDR_ES_HOST (or the resource's host or url), or "
                 "CDR_ES_DUMP_DIR for the dump folder"
             )
-        return f"{self.scheme}://{name}:{port or self.port}"
+        return f"{scheme}://{name}:{port or configured_port}"
 
     def target(self, host: str | None = None, port: int | None = None) -> str:
         """The host (or dump folder) a load goes to, as the notification subject names it."""
         if self.dump_dir:
             return self.dump_dir
-        if self.url and host is None and port is None:
-            from urllib.parse import urlsplit
-
-            return urlsplit(self.url).hostname or self.url
-        return host or self.host or "(no host)"
+        return host or self._parts()[1] or "(no host)"
 
     def backend(self, host: str | None = None, port: int | None = None) -> SearchBackend:
         """The backend for one run; ``host``/``port`` override the configured cluster (they
