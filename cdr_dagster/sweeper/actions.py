@@ -25,12 +25,12 @@ import shutil
 import stat
 import sys
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cdr_dagster.sweeper.archive import ArchiveError, ArchiveWriter, Member
-from cdr_dagster.sweeper.results import RuleOutcome
-from cdr_dagster.sweeper.scan import Candidate
+from cdr_dagster.sweeper.results import MAX_LISTED, RuleOutcome
+from cdr_dagster.sweeper.scan import DIR, LINK, Candidate, CandidateList
 
 BLOCK_SIZE = 1 << 16
 TRUNCATION_SUFFIX = ".Truncation"
@@ -95,20 +95,15 @@ def _rmtree(path: str) -> list[str]:
     return errors
 
 
-def delete(
-    candidates: list[Candidate], outcome: RuleOutcome, test_mode: bool, hooks: Hooks
-) -> None:
+def delete(candidates: CandidateList, outcome: RuleOutcome, test_mode: bool, hooks: Hooks) -> None:
     """Delete each qualifying path (folders recursively); test mode only reports."""
+    if test_mode:
+        _preview_delete(candidates, outcome)
+        return
     for candidate in candidates:
         path = candidate.path
         if candidate.is_dir and not candidate.is_link:
             files, folders, size = tree_size(path)
-            if test_mode:
-                outcome.act(f"would delete folder {path} ({files} files, {size} bytes)")
-                outcome.deleted_dirs += 1
-                outcome.deleted_files += files
-                outcome.bytes_freed += size
-                continue
             _before(hooks, path)
             errors = _rmtree(path)
             if errors:
@@ -124,11 +119,6 @@ def delete(
         else:
             size = 0 if candidate.is_link else candidate.size
             kind = "link" if candidate.is_link else "file"
-            if test_mode:
-                outcome.act(f"would delete {kind} {path} ({size} bytes)")
-                outcome.deleted_files += 1
-                outcome.bytes_freed += size
-                continue
             _before(hooks, path)
             try:
                 os.unlink(path)
@@ -138,6 +128,34 @@ def delete(
             outcome.act(f"deleted {kind} {path} ({size} bytes)")
             outcome.deleted_files += 1
             outcome.bytes_freed += size
+
+
+def _preview_delete(candidates: CandidateList, outcome: RuleOutcome) -> None:
+    """What :func:`delete` would do (a tight loop: a rule may match many thousands)."""
+    files = folders = freed = 0
+    room = MAX_LISTED - len(outcome.actions)
+    for path, size, _mtime, flags in candidates.tuples():
+        if flags & DIR and not flags & LINK:
+            count, _, size = tree_size(path)
+            folders += 1
+            files += count
+            text = f"would delete folder {path} ({count} files, {size} bytes)" if room > 0 else ""
+        else:
+            if flags & LINK:
+                size = 0
+            files += 1
+            if room > 0:
+                kind = "link" if flags & LINK else "file"
+                text = f"would delete {kind} {path} ({size} bytes)"
+        freed += size
+        if room > 0:
+            outcome.act(text)
+            room -= 1
+        else:
+            outcome.actions_not_listed += 1
+    outcome.deleted_files += files
+    outcome.deleted_dirs += folders
+    outcome.bytes_freed += freed
 
 
 def _preview_archive(candidates: list[Candidate], outcome: RuleOutcome, name: str) -> None:
@@ -173,6 +191,7 @@ def archive(
     if test_mode:
         _preview_archive(candidates, outcome, name)
         return
+    root = outcome.rule.root or "/"
     try:
         writer = ArchiveWriter(name)
     except ArchiveError as exc:
@@ -181,7 +200,7 @@ def archive(
     try:
         for candidate in candidates:
             current = candidate.path
-            writer.add(candidate.path, candidate.arcname)
+            writer.add(candidate.path, candidate.arcname(root))
     except (OSError, ArchiveError, tarfile.TarError) as exc:
         writer.abort()
         outcome.status = "abandoned"
@@ -203,10 +222,12 @@ def archive(
     delete_archived(writer.members, outcome, hooks)
 
 
-def delete_archived(members: list[Member], outcome: RuleOutcome, hooks: Hooks) -> None:
+def delete_archived(members: Iterable[Member], outcome: RuleOutcome, hooks: Hooks) -> None:
     """Delete the sources of verified members that are unchanged; then their empty folders."""
+    folders: list[Member] = []
     for member in members:
         if member.kind == "dir":
+            folders.append(member)
             continue
         try:
             info = os.lstat(member.path)
@@ -232,7 +253,6 @@ def delete_archived(members: list[Member], outcome: RuleOutcome, hooks: Hooks) -
         outcome.deleted_files += 1
         if member.kind == "file":
             outcome.bytes_freed += member.source_size
-    folders = [m for m in members if m.kind == "dir"]
     folders.sort(key=lambda m: m.path.count("/"), reverse=True)
     for member in folders:
         _before(hooks, member.path)
@@ -290,6 +310,7 @@ def truncate(
             outcome.bytes_freed += head
         return
     if archive_name:
+        root = outcome.rule.root or "/"
         try:
             writer = ArchiveWriter(archive_name)
         except ArchiveError as exc:
@@ -298,7 +319,7 @@ def truncate(
         try:
             for candidate in files:
                 current = candidate.path
-                writer.add_head(candidate.path, candidate.arcname, candidate.size - keep)
+                writer.add_head(candidate.path, candidate.arcname(root), candidate.size - keep)
         except (OSError, ArchiveError, tarfile.TarError) as exc:
             writer.abort()
             outcome.status = "abandoned"

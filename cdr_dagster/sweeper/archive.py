@@ -26,11 +26,12 @@ import posixpath
 import stat
 import tarfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from cdr_dagster.sweeper.spec import SweepRule, normalize_path
+from cdr_dagster.sweeper.spill import SpillList
 
 MAX_OUTPUT_FILES_WITH_ONE_NAME = 5
 BLOCK_SIZE = 1 << 16
@@ -141,7 +142,7 @@ class ArchiveWriter:
         self.final_path = final_path
         folder, name = os.path.split(final_path)
         self.temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.partial")
-        self.members: list[Member] = []
+        self.members = SpillList()
         self.skipped: list[str] = []
         try:
             fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -314,34 +315,25 @@ def _link_no_clobber(temp: str, final: str) -> None:
         os.rename(temp, final)
 
 
-def verify_archive(path: str, members: list[Member]) -> None:
+def verify_archive(path: str, members: Iterable[Member]) -> None:
     """Read ``path`` back and check it holds exactly ``members`` (names, types, sizes, SHA-256).
 
     Raises :class:`ArchiveError` naming the first difference.
     """
+    expected_members = iter(members)
     try:
         with tarfile.open(path, mode="r:bz2") as tar:
             index = 0
             for info in tar:
-                if index >= len(members):
+                expected = next(expected_members, None)
+                if expected is None:
                     raise ArchiveError(f"{path}: unexpected extra member {info.name!r}")
-                expected = members[index]
                 index += 1
                 if info.name != expected.name.rstrip("/"):
                     raise ArchiveError(
                         f"{path}: member {index} is {info.name!r}, expected {expected.name!r}"
                     )
-                kind = (
-                    "file"
-                    if info.isreg()
-                    else "dir"
-                    if info.isdir()
-                    else "link"
-                    if info.issym()
-                    else "hardlink"
-                    if info.islnk()
-                    else "other"
-                )
+                kind = _kind(info)
                 if kind != expected.kind:
                     raise ArchiveError(
                         f"{path}: {info.name!r} is a {kind}, expected {expected.kind}"
@@ -361,9 +353,22 @@ def verify_archive(path: str, members: list[Member]) -> None:
                         raise ArchiveError(
                             f"{path}: content of {info.name!r} differs from its source"
                         )
-            if index != len(members):
-                raise ArchiveError(f"{path}: {len(members) - index} member(s) missing")
+            missing = sum(1 for _ in expected_members)
+            if missing:
+                raise ArchiveError(f"{path}: {missing} member(s) missing")
     except ArchiveError:
         raise
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"{path} cannot be read back: {exc}") from exc
+
+
+def _kind(info: tarfile.TarInfo) -> str:
+    if info.isreg():
+        return "file"
+    if info.isdir():
+        return "dir"
+    if info.issym():
+        return "link"
+    if info.islnk():
+        return "hardlink"
+    return "other"

@@ -42,6 +42,11 @@ class RuleOutcome:
     messages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def listing(self) -> bool:
+        """True while :meth:`act` still lists actions (callers skip formatting otherwise)."""
+        return len(self.actions) < MAX_LISTED
+
     def act(self, text: str) -> None:
         """Record one thing done (or that would be done); only the first few are listed."""
         if len(self.actions) < MAX_LISTED:

@@ -20,25 +20,70 @@ so a scan costs one ``lstat`` per match.
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
+import re
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdr_dagster.sweeper.spec import SweepRule, inside
+from cdr_dagster.sweeper.spill import SpillList
+
+_MAGIC = re.compile(r"[*?[]")
+DIR, LINK, FILE, ABSOLUTE = 1, 2, 4, 8
+_DIR, _LINK, _FILE, _ABSOLUTE = DIR, LINK, FILE, ABSOLUTE
+_TYPE_MASK, _S_IFLNK, _S_IFDIR, _S_IFREG = 0o170000, stat.S_IFLNK, stat.S_IFDIR, stat.S_IFREG
 
 
-@dataclass(slots=True)
 class Candidate:
-    """A matched path: absolute path, name in an archive, and what ``stat`` said."""
+    """A matched path and what ``stat`` said of it (compact: a sweep may hold many)."""
 
-    path: str
-    arcname: str
-    size: int
-    mtime: float
-    is_dir: bool
-    is_link: bool
-    is_file: bool
+    __slots__ = ("path", "size", "mtime", "flags")
+
+    def __init__(self, path: str, size: int, mtime: float, flags: int) -> None:
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+        self.flags = flags
+
+    @property
+    def is_dir(self) -> bool:
+        return bool(self.flags & _DIR)
+
+    @property
+    def is_link(self) -> bool:
+        return bool(self.flags & _LINK)
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.flags & _FILE)
+
+    def arcname(self, root: str) -> str:
+        """The name in an archive: as matched, relative to the root (legacy ``tar.add``);
+        an absolute pattern keeps its whole path without the leading slash."""
+        if self.flags & _ABSOLUTE:
+            return self.path.lstrip("/")
+        return self.path[len(root.rstrip("/")) + 1 :]
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.path!r}, size={self.size}, mtime={self.mtime})"
+
+
+class CandidateList(SpillList):
+    """The qualifying candidates of a rule, spilled to a temporary file when there are many."""
+
+    def add(self, path: str, size: int, mtime: float, flags: int) -> None:
+        self.append((path, size, mtime, flags))
+
+    def __iter__(self) -> Iterator[Candidate]:  # type: ignore[override]
+        for path, size, mtime, flags in super().__iter__():
+            yield Candidate(path, size, mtime, flags)
+
+    def tuples(self) -> Iterator[tuple[str, int, float, int]]:
+        """(path, size, mtime, flags) of each candidate, for tight loops."""
+        return super().__iter__()
 
 
 @dataclass
@@ -46,7 +91,7 @@ class ScanResult:
     """What a rule's patterns found (spec 03 1.9.4 counters)."""
 
     matched: int = 0
-    qualified: list[Candidate] = field(default_factory=list)
+    qualified: CandidateList = field(default_factory=CandidateList)
     total_bytes: int = 0
     qualified_bytes: int = 0
     oldest: float = 0.0
@@ -62,117 +107,192 @@ class RootMissingError(OSError):
     """The rule's root folder does not exist or is not a folder."""
 
 
-def _matches(rule: SweepRule, real_root: str) -> list[tuple[str, str]]:
-    """(absolute path, archive name) of every match, each once, sorted per pattern."""
-    assert rule.root is not None
-    seen: set[str] = set()
-    found: list[tuple[str, str]] = []
-    for pattern in rule.patterns:
-        if pattern.startswith("/") or os.path.isabs(pattern):
-            names = sorted(glob.glob(pattern))
-            pairs = [(os.path.normpath(name), name.lstrip("/")) for name in names]
+def _component_matcher(component: str) -> tuple[bool, Callable[[str], object] | str]:
+    """(True, match function) for a glob component, (False, name) for a literal one."""
+    if _MAGIC.search(component):
+        return True, re.compile(fnmatch.translate(component)).match
+    return False, component
+
+
+class _Matcher:
+    """Walks one pattern's components below the root, as ``glob`` would, without leaving it.
+
+    Folders on the way are entered when they are folders (a link to a folder too, as glob
+    does) but a link whose target is outside the real root is reported and not entered.
+    Names starting with a dot match only a component that starts with one.
+    """
+
+    def __init__(self, root: str, real_root: str, refused: list[str]) -> None:
+        self.root = root.rstrip("/") or "/"
+        self.real_root = real_root
+        self.refused = refused
+
+    def link_ok(self, path: str) -> bool:
+        target = os.path.realpath(path)
+        if inside(target, self.real_root):
+            return True
+        self.refused.append(f"{path}: symbolic link to {target}, outside the root; left alone")
+        return False
+
+    def compile(self, pattern: str) -> list[tuple[bool, bool, Any]]:
+        """The pattern relative to the root, as (hidden names ok, magic, test) per component."""
+        if pattern.startswith("/"):
+            relative = os.path.normpath(pattern)[len(self.root) :].lstrip("/")
         else:
-            names = sorted(glob.glob(pattern, root_dir=rule.root))
-            pairs = [
-                (os.path.normpath(os.path.join(rule.root, name)), name.replace(os.sep, "/"))
-                for name in names
-            ]
-        for path, arcname in pairs:
-            if path not in seen:
-                seen.add(path)
-                found.append((path, arcname))
-    return found
+            relative = pattern
+        parts = [part for part in relative.split("/") if part and part != "."]
+        return [(part.startswith("."), *_component_matcher(part)) for part in parts]
 
+    def lexical_match(self, compiled: list[tuple[bool, bool, Any]], path: str) -> bool:
+        """Whether ``path`` (below the root) is one of ``compiled``'s matches, by name alone.
 
-class _Containment:
-    """Decides whether a path stays inside the real root, caching each parent folder."""
+        Used to act once on a path two patterns match, without remembering every path.
+        """
+        names = path[len(self.root) + 1 :].split("/") if self.root != "/" else path[1:].split("/")
+        if len(names) != len(compiled):
+            return False
+        for name, (hidden_ok, magic, test) in zip(names, compiled, strict=True):
+            if magic:
+                if (name[0] == "." and not hidden_ok) or not test(name):
+                    return False
+            elif name != test:
+                return False
+        return True
 
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.real_root = os.path.realpath(root)
-        self._parents: dict[str, bool] = {}
+    def matches(
+        self, pattern: str, compiled: list | None = None
+    ) -> Iterator[tuple[str, os.stat_result, int]]:
+        """(path, lstat result, flags) of every match of ``pattern``."""
+        compiled = compiled if compiled is not None else self.compile(pattern)
+        if not compiled:
+            return
+        flags = _ABSOLUTE if pattern.startswith("/") else 0
+        hidden_ok, magic, test = compiled[-1]
+        for folder in self._folders(self.root, compiled, 0):
+            if not magic:
+                path = f"{folder}/{test}" if folder != "/" else f"/{test}"
+                try:
+                    yield path, os.lstat(path), flags
+                except OSError:
+                    pass
+                continue
+            try:
+                iterator = os.scandir(folder)
+            except OSError:
+                continue
+            with iterator:
+                for entry in iterator:
+                    name = entry.name
+                    if (name[0] == "." and not hidden_ok) or not test(name):
+                        continue
+                    try:
+                        yield entry.path, entry.stat(follow_symlinks=False), flags
+                    except OSError:
+                        continue
 
-    def parent_ok(self, path: str) -> bool:
-        parent = os.path.dirname(path)
-        ok = self._parents.get(parent)
-        if ok is None:
-            ok = inside(os.path.realpath(parent), self.real_root)
-            self._parents[parent] = ok
-        return ok
+    def _folders(self, folder: str, compiled: list, index: int) -> Iterator[str]:
+        """The folders the last component is matched in (folders on the way, as glob does)."""
+        if index == len(compiled) - 1:
+            yield folder
+            return
+        hidden_ok, magic, test = compiled[index]
+        if not magic:
+            path = f"{folder}/{test}" if folder != "/" else f"/{test}"
+            if self._enter(path):
+                yield from self._folders(path, compiled, index + 1)
+            return
+        try:
+            iterator = os.scandir(folder)
+        except OSError:
+            return
+        with iterator:
+            names = sorted(
+                entry.name
+                for entry in iterator
+                if not (entry.name[0] == "." and not hidden_ok) and test(entry.name)
+            )
+        for name in names:
+            path = f"{folder}/{name}" if folder != "/" else f"/{name}"
+            if self._enter(path):
+                yield from self._folders(path, compiled, index + 1)
 
-    def target_ok(self, path: str) -> bool:
-        return inside(os.path.realpath(path), self.real_root)
+    def _enter(self, path: str) -> bool:
+        """A folder on the way: a real folder, or a link to one that stays inside the root."""
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return False
+        if stat.S_ISDIR(mode):
+            return True
+        if stat.S_ISLNK(mode):
+            return os.path.isdir(path) and self.link_ok(path)
+        return False
 
 
 def scan_rule(rule: SweepRule) -> ScanResult:
     """Match, stat and qualify the paths of a file rule; decide whether it triggers.
 
     Raises :class:`RootMissingError` when the root folder is missing (the legacy's
-    "Unable to cd to root"). A path that vanishes between the glob and its ``stat`` is
-    left out silently (the legacy stopped the whole sweep there).
+    "Unable to cd to root"). A path that vanishes between listing and ``stat`` is left out
+    silently (the legacy stopped the whole sweep there).
     """
     assert rule.root is not None
     if not os.path.isdir(rule.root):
         raise RootMissingError(f"root folder {rule.root!r} does not exist or is not a folder")
-    guard = _Containment(rule.root)
     result = ScanResult()
-    matches = _matches(rule, guard.real_root)
-    result.matched = len(matches)
-    if not matches:
-        result.reason = "no files matched"
-        return result
+    matcher = _Matcher(rule.root, os.path.realpath(rule.root), result.refused)
     young, smallest = rule.young, rule.smallest
-    for path, arcname in matches:
-        if not guard.parent_ok(path):
-            result.refused.append(f"{path}: reached through a symbolic link out of the root")
-            continue
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            result.matched -= 1
-            continue
-        is_link = stat.S_ISLNK(info.st_mode)
-        if is_link:
-            if not guard.target_ok(path):
-                target = os.path.realpath(path)
-                result.refused.append(
-                    f"{path}: symbolic link to {target}, outside the root; left alone"
-                )
-                continue
-            try:
-                info_followed = os.stat(path)
-            except OSError:
-                info_followed = info  # dangling link inside the root: the link itself
-        else:
-            info_followed = info
-        size = info_followed.st_size
-        mtime = info_followed.st_mtime
-        result.total_bytes += size
-        if (young is not None and mtime < young) or (smallest and size > smallest):
-            candidate = Candidate(
-                path=path,
-                arcname=arcname,
-                size=size,
-                mtime=mtime,
-                is_dir=stat.S_ISDIR(info.st_mode),
-                is_link=is_link,
-                is_file=stat.S_ISREG(info.st_mode),
-            )
-            result.qualified.append(candidate)
-            if result.oldest == 0 or mtime < result.oldest:
-                result.oldest = mtime
-            if mtime > result.youngest:
-                result.youngest = mtime
-            if result.smallest == 0 or size < result.smallest:
-                result.smallest = size
-            if size > result.biggest:
-                result.biggest = size
-            result.qualified_bytes += size - (smallest or 0)
-    if rule.old is not None and result.oldest > rule.old:
+    qualified = result.qualified
+    append = qualified.append
+    oldest = youngest = 0.0
+    biggest = smallest_size = total = qualified_bytes = matched = 0
+    earlier: list[list] = []
+    for pattern in rule.patterns:
+        compiled = matcher.compile(pattern)
+        previous = list(earlier)
+        earlier.append(compiled)
+        for path, info, flags in matcher.matches(pattern, compiled):
+            if previous and any(matcher.lexical_match(c, path) for c in previous):
+                continue  # an earlier pattern matched it already
+            matched += 1
+            kind = info.st_mode & _TYPE_MASK
+            if kind == _S_IFLNK:
+                if not matcher.link_ok(path):
+                    continue
+                flags |= _LINK
+                try:
+                    followed = os.stat(path)
+                except OSError:
+                    followed = info  # a dangling link inside the root: the link itself
+                size, mtime = followed.st_size, followed.st_mtime
+            else:
+                if kind == _S_IFDIR:
+                    flags |= _DIR
+                elif kind == _S_IFREG:
+                    flags |= _FILE
+                size, mtime = info.st_size, info.st_mtime
+            total += size
+            if (young is not None and mtime < young) or (smallest and size > smallest):
+                append((path, size, mtime, flags))
+                if oldest == 0 or mtime < oldest:
+                    oldest = mtime
+                if mtime > youngest:
+                    youngest = mtime
+                if smallest_size == 0 or size < smallest_size:
+                    smallest_size = size
+                if size > biggest:
+                    biggest = size
+                qualified_bytes += size - (smallest or 0)
+    result.matched, result.total_bytes, result.qualified_bytes = matched, total, qualified_bytes
+    result.oldest, result.youngest = oldest, youngest
+    result.biggest, result.smallest = biggest, smallest_size
+    if not matched:
+        result.reason = "no files matched"
+    elif rule.old is not None and oldest > rule.old:
         result.reason = f"nothing qualifying is older than {rule.oldest_days} days"
-    elif rule.biggest and rule.biggest > result.biggest:
+    elif rule.biggest and rule.biggest > biggest:
         result.reason = f"nothing qualifying is at least {rule.biggest} bytes"
-    elif not result.qualified:
+    elif not qualified:
         result.reason = "nothing qualified"
     else:
         result.triggered = True

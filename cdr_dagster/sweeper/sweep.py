@@ -122,17 +122,20 @@ def sweep_rule(
         outcome.reason = scan.reason
         return
     outcome.status = "done"
-    name = _archive_name(rule, outcome, options, taken) if rule.writes_archive else None
-    if rule.action == "Archive":
-        assert name is not None
-        actions.archive(scan.qualified, outcome, name, options.test_mode, options.hooks)
-    elif rule.action.startswith("Truncate"):
-        assert rule.smallest
-        actions.truncate(
-            scan.qualified, outcome, rule.smallest, name, options.test_mode, options.hooks
-        )
-    else:
-        actions.delete(scan.qualified, outcome, options.test_mode, options.hooks)
+    try:
+        name = _archive_name(rule, outcome, options, taken) if rule.writes_archive else None
+        if rule.action == "Archive":
+            assert name is not None
+            actions.archive(scan.qualified, outcome, name, options.test_mode, options.hooks)
+        elif rule.action.startswith("Truncate"):
+            assert rule.smallest
+            actions.truncate(
+                scan.qualified, outcome, rule.smallest, name, options.test_mode, options.hooks
+            )
+        else:
+            actions.delete(scan.qualified, outcome, options.test_mode, options.hooks)
+    finally:
+        scan.qualified.close()
 
 
 def run_sweep(
