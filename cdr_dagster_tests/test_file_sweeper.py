@@ -796,3 +796,24 @@ def test_a_rule_matching_many_files_spills_and_still_acts_on_each_once(
     assert spill.spilled and len(spill) == 10
     assert list(spill) == list(spill) == [(f"p{n}", n) for n in range(10)]
     spill.close()
+
+
+def test_truncation_keeps_bytes_appended_meanwhile_and_spares_a_rotated_log(
+    root: Path, out: Path
+) -> None:
+    l1 = make_file(root / "L1", 1, data=os.urandom(1_000_000))
+    l2 = make_file(root / "L2", 1, data=os.urandom(700_000))
+    one, two = l1.read_bytes(), l2.read_bytes()
+
+    def meanwhile(archive: str) -> None:
+        with open(l1, "ab") as handle:  # the log is still written to
+            handle.write(b"late line\n")
+        l2.rename(root / "L2.1")  # the other one is rotated
+        l2.write_bytes(b"fresh log\n")
+
+    result = sweep(document(truncate_rule(root, out)), out, hooks=Hooks(after_archive=meanwhile))
+    assert l1.read_bytes() == one[-300_000:] + b"late line\n"
+    assert l2.read_bytes() == b"fresh log\n"
+    assert (root / "L2.1").read_bytes() == two
+    assert members(Path(result.outcomes[0].archive)) == {"L1": one[:700_000], "L2": two[:400_000]}
+    assert any("L2 changed since it was examined" in p for p in result.outcomes[0].problems)

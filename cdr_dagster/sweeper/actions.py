@@ -309,6 +309,7 @@ def truncate(
             outcome.truncated += 1
             outcome.bytes_freed += head
         return
+    identities: dict[str, tuple[int, int]] = {}
     if archive_name:
         root = outcome.rule.root or "/"
         try:
@@ -319,7 +320,10 @@ def truncate(
         try:
             for candidate in files:
                 current = candidate.path
-                writer.add_head(candidate.path, candidate.arcname(root), candidate.size - keep)
+                member = writer.add_head(
+                    candidate.path, candidate.arcname(root), candidate.size - keep
+                )
+                identities[candidate.path] = (member.dev, member.ino)
         except (OSError, ArchiveError, tarfile.TarError) as exc:
             writer.abort()
             outcome.status = "abandoned"
@@ -338,11 +342,20 @@ def truncate(
             hooks.after_archive(final)
     for candidate in files:
         _before(hooks, candidate.path)
-        keep_tail(candidate, keep, outcome)
+        keep_tail(candidate, keep, outcome, identities.get(candidate.path))
 
 
-def keep_tail(candidate: Candidate, keep: int, outcome: RuleOutcome) -> bool:
-    """Replace the file by its bytes from ``size - keep`` on, atomically. True when done."""
+def keep_tail(
+    candidate: Candidate,
+    keep: int,
+    outcome: RuleOutcome,
+    identity: tuple[int, int] | None = None,
+) -> bool:
+    """Replace the file by its bytes from ``size - keep`` on, atomically. True when done.
+
+    ``identity`` is the (device, inode) whose head was archived: a file replaced since (a
+    rotated log) is not truncated, since its head is not in the archive.
+    """
     path = candidate.path
     start = candidate.size - keep
     temp = path + TRUNCATION_SUFFIX
@@ -361,7 +374,8 @@ def keep_tail(candidate: Candidate, keep: int, outcome: RuleOutcome) -> bool:
         source = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
             info = os.fstat(source)
-            if not stat.S_ISREG(info.st_mode) or info.st_size < candidate.size:
+            replaced = identity is not None and identity != (info.st_dev, info.st_ino)
+            if replaced or not stat.S_ISREG(info.st_mode) or info.st_size < candidate.size:
                 outcome.problem(f"{path} changed since it was examined; not truncated")
                 return False
             target = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(info.st_mode))
