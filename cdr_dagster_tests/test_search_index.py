@@ -15,7 +15,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cdr_dagster.resources.search_index import SearchIndexResource, build_search_index_resource
+from cdr_dagster.resources.search_index import (
+    SearchIndexResource,
+    build_search_index_resource,
+    missing_search_index_variables,
+)
 from cdr_dagster.search.backends import (
     BulkError,
     DumpFolderBackend,
@@ -309,3 +313,17 @@ def test_a_run_may_name_another_host() -> None:
     backend = by_url.backend(port=9400)
     assert backend.target == "https://es.example.gov:9400"
     backend.close()
+
+
+@pytest.mark.parametrize(
+    ("environment", "missing"),
+    [
+        ({"CDR_ES_DUMP_DIR": "/x"}, []),
+        ({}, ["CDR_ES_HOST"]),
+        ({"CDR_ES_HOST": "es"}, []),
+        ({"CDR_ES_HOST": "es", "CDR_ES_USER": "admin"}, ["CDR_ES_PASSWORD"]),
+        ({"CDR_ES_USER": "admin", "CDR_ES_PASSWORD": " "}, ["CDR_ES_HOST", "CDR_ES_PASSWORD"]),
+    ],
+)
+def test_missing_variables_are_named_up_front(environment: dict, missing: list) -> None:
+    assert missing_search_index_variables(environment) == missing

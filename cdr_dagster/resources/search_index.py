@@ -146,3 +146,19 @@ def build_search_index_resource(environ: Mapping[str, str] | None = None) -> Sea
         settings["username"] = dg.EnvVar("CDR_ES_USER")
         settings["password"] = dg.EnvVar("CDR_ES_PASSWORD")
     return SearchIndexResource(**settings)
+
+
+def missing_search_index_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The variables :func:`build_search_index_resource` will need at run time and that are
+    not set (for ``cdr-dagster check-env``)."""
+    env = os.environ if environ is None else environ
+
+    def unset(name: str) -> bool:
+        return not env.get(name, "").strip()
+
+    if not unset("CDR_ES_DUMP_DIR"):
+        return []
+    missing = ["CDR_ES_HOST"] if unset("CDR_ES_HOST") else []
+    if not unset("CDR_ES_USER") and unset("CDR_ES_PASSWORD"):
+        missing.append("CDR_ES_PASSWORD")
+    return missing
