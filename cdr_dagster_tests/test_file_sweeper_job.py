@@ -457,7 +457,7 @@ def test_meeting_recordings_past_oldest_lose_their_blobs_and_are_checked_in(
     metadata = op_metadata(result)
     assert metadata["recordings_expired"] == 1
     [mail] = mailbox.messages  # the skipped document is a problem worth a report
-    assert mail.message["Subject"] == "[DEV] FileSweeper report on DEV tier"
+    assert mail.message["Subject"] == "[DEV] FileSweeper report"
     assert f"CDR{locked:010d} is checked out by mlee; skipped" in mail.message.get_content()
 
 

@@ -238,7 +238,7 @@ def sweep_files_op(
             context,
             email,
             config.email,
-            report_subject(tier, result.test_mode),
+            report_subject(result.test_mode),
             render_html(report),
             html=True,
         )

@@ -46,9 +46,9 @@ def fatal_body(tier: str, message: str, when: float, report: Report | None = Non
     return body
 
 
-def report_subject(tier: str, test_mode: bool) -> str:
+def report_subject(test_mode: bool) -> str:
     """Subject of the report mail (the e-mail resource adds ``[TIER] ``)."""
-    return f"FileSweeper report{' (test mode)' if test_mode else ''} on {tier} tier"
+    return f"FileSweeper report{' (test mode)' if test_mode else ''}"
 
 
 def _day(stamp: float, tz: tzinfo) -> str:
