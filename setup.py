@@ -11,7 +11,15 @@ setup(
     description="Dagster code location replacing the PDQ CDR Scheduler",
     python_requires=">=3.10,<3.15",
     packages=find_packages(include=["cdr_dagster", "cdr_dagster.*"]),
-    package_data={"cdr_dagster": ["schedules.yaml", "demo/data/*", "demo/scripts/*"]},
+    package_data={
+        "cdr_dagster": [
+            "schedules.yaml",
+            "demo/data/*",
+            "demo/scripts/*",
+            "filters/*.xsl",
+            "cdr/dictionaries/mappings/*.json",
+        ]
+    },
     include_package_data=True,
     install_requires=[
         f"dagster=={DAGSTER_VERSION}",

@@ -11,19 +11,33 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.assets.dictionaries import (
+    drug_dictionary,
+    drug_dictionary_job,
+    glossary_dictionary,
+    glossary_dictionary_job,
+)
 from cdr_dagster.assets.sftp_logs import (
     pdq_access_report,
     pdq_access_report_job,
     sftp_access_log,
     sftp_access_log_job,
 )
+from cdr_dagster.control_sensors import (
+    build_scheduled_job_request_sensor,
+    production_health_sensor,
+)
 from cdr_dagster.jobs.batch_jobs import run_batch_job
+from cdr_dagster.jobs.control import email_schedule_list, reload_scheduler
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
+from cdr_dagster.jobs.health import check_disk_space, notify_production_health
 from cdr_dagster.jobs.maintenance import purge_run_history_job
 from cdr_dagster.jobs.publishing_queue import run_publishing_job
+from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
 from cdr_dagster.resources.defaults import build_resources
+from cdr_dagster.resources.search_index import build_search_index_resource
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster.sensors import run_failure_email_sensor
 from cdr_dagster.settings import load_settings
@@ -32,7 +46,7 @@ SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 
 settings = load_settings()
 
-assets = [sftp_access_log, pdq_access_report]
+assets = [glossary_dictionary, drug_dictionary, sftp_access_log, pdq_access_report]
 
 jobs = [
     smoke_test_job,
@@ -43,6 +57,14 @@ jobs = [
     data_partner_list_report_job,
     sftp_access_log_job,
     pdq_access_report_job,
+    weekly_publishing,
+    nightly_publishing,
+    notify_production_health,
+    check_disk_space,
+    email_schedule_list,
+    reload_scheduler,
+    glossary_dictionary_job,
+    drug_dictionary_job,
 ]
 
 defs = dg.Definitions(
@@ -51,6 +73,12 @@ defs = dg.Definitions(
     schedules=load_schedules(
         SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier, assets=assets
     ),
-    sensors=[run_failure_email_sensor, batch_job_queue_sensor, publishing_queue_sensor],
-    resources=build_resources(settings),
+    sensors=[
+        run_failure_email_sensor,
+        batch_job_queue_sensor,
+        publishing_queue_sensor,
+        production_health_sensor,
+        build_scheduled_job_request_sensor(jobs),
+    ],
+    resources={**build_resources(settings), "search_index": build_search_index_resource()},
 )

@@ -183,7 +183,11 @@ def load_schedules(
 # --- reading ---------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# The C (libyaml) parser when PyYAML has it: every code-location load reads this file.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
     """A safe YAML loader that refuses a key given twice in one mapping."""
 
 

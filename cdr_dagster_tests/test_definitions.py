@@ -85,10 +85,14 @@ def test_check_env_names_what_is_missing(
 ) -> None:
     from cdr_dagster.cli import main
 
-    monkeypatch.delenv("CDR_DB_URL", raising=False)
+    for name in ("CDR_DB_URL", "CDR_ES_DUMP_DIR", "CDR_ES_HOST"):
+        monkeypatch.delenv(name, raising=False)
     assert main(["check-env"]) == 2
-    assert "CDR_DB_URL" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "CDR_DB_URL" in error
+    assert "CDR_ES_HOST" in error
     monkeypatch.setenv("CDR_DB_URL", "sqlite://")
+    monkeypatch.setenv("CDR_ES_HOST", "es.example.gov")
     assert main(["check-env"]) == 0
 
 

@@ -470,9 +470,19 @@ def test_demo_env_names_absolute_demo_paths(demo: Path) -> None:
         "CDR_SFTP_LOCAL_DIR": str(demo / "sftp"),
         "CDR_ES_DUMP_DIR": str(demo / "es-dump"),
         "DAGSTER_HOME": str(demo / "dagster_home"),
+        # Health and disk-space checks look at a loopback port where nothing listens.
+        "CDR_HEALTH_CHECK_URL": "http://127.0.0.1:9/cgi-bin/cdr/cdrping.py",
+        "CDR_DISK_SPACE_URL_DEV": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
+        "CDR_DISK_SPACE_URL_QA": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
+        "CDR_DISK_SPACE_URL_STAGE": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
+        "CDR_DISK_SPACE_URL_PROD": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
     }
     for key, value in env.items():
-        if key not in ("CDR_TIER", "CDR_DB_URL"):
+        if (
+            key not in ("CDR_TIER", "CDR_DB_URL")
+            and not key.endswith("_URL")
+            and "_URL_" not in key
+        ):
             assert Path(value).is_absolute() and Path(value).is_dir(), key
 
 

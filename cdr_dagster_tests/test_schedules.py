@@ -280,7 +280,7 @@ def test_the_code_location_schedules_yaml_loads() -> None:
 
     jobs = {job.name: job for job in definitions.jobs}
     for tier in TIERS:
-        schedules = by_name(load_schedules(SCHEDULES_PATH, jobs, tier))
+        schedules = by_name(load_schedules(SCHEDULES_PATH, jobs, tier, assets=definitions.assets))
         schedule = schedules["automated_testing_job"]
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.cron_schedule == "59 3 * * *"

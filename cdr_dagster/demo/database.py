@@ -464,4 +464,13 @@ def load_database(
     _translation(w, files, users)
     _control_values(w, files)
     _misc(w, files, users, actions)
+    _filters(conn, files)
     return dict(w.counts)
+
+
+def _filters(conn: Connection, files: DataFiles) -> None:
+    """The dictionary loaders' XSLT filters, stored in the CDR as Filter documents."""
+    from cdr_dagster.cdr.dictionaries.filters import PACKAGED_FILTERS, install_filter
+
+    for title in PACKAGED_FILTERS:
+        install_filter(conn, title, now=files.now)

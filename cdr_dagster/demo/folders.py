@@ -58,7 +58,7 @@ telemetry:
   enabled: false
 
 # The run queue: at most four runs at once; chores that must not overlap carry a `cdr/lock`
-# tag, publishing runs a `cdr/queue: publishing` tag.
+# tag. Publishing runs are not limited: weekly publishing waits for the job it queued.
 concurrency:
   runs:
     max_concurrent_runs: 4
@@ -66,9 +66,6 @@ concurrency:
       - key: cdr/lock
         value:
           applyLimitPerUniqueValue: true
-        limit: 1
-      - key: cdr/queue
-        value: publishing
         limit: 1
   pools:
     default_limit: 1

@@ -40,6 +40,7 @@ from cdr_dagster.demo.folders import (
     write_env,
 )
 from cdr_dagster.demo.publishing import plan_publishing
+from cdr_dagster.settings import TIERS
 
 DATABASE = "cdr.db"
 ENV_FILE = "demo.env"
@@ -65,6 +66,10 @@ FOLDER_ROLES = {
 }
 
 
+#: A loopback address where nothing listens (the discard port).
+UNREACHABLE = "http://127.0.0.1:9"
+
+
 def demo_environment(root: Path) -> dict[str, str]:
     """The environment variables of a demo built in ``root`` (an absolute path)."""
     return {
@@ -75,6 +80,10 @@ def demo_environment(root: Path) -> dict[str, str]:
         "CDR_SFTP_LOCAL_DIR": str(root / FOLDERS["sftp"]),
         "CDR_ES_DUMP_DIR": str(root / FOLDERS["es-dump"]),
         "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
+        # The demo reaches no server beyond this machine: the health and disk-space checks
+        # look at a loopback port nothing listens on, so they show their failure mail.
+        "CDR_HEALTH_CHECK_URL": f"{UNREACHABLE}/cgi-bin/cdr/cdrping.py",
+        **{f"CDR_DISK_SPACE_URL_{tier}": f"{UNREACHABLE}/cgi-bin/cdr/df.py" for tier in TIERS},
     }
 
 
