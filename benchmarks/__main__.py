@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import location_load, log_parsing, queue_latency
+from benchmarks import dictionary_documents, location_load, log_parsing, queue_latency
 
-BENCHMARKS = [location_load, queue_latency, log_parsing]
+BENCHMARKS = [location_load, queue_latency, dictionary_documents, log_parsing]
 
 
 def main() -> int:
