@@ -34,6 +34,7 @@ setup(
         "pyyaml>=6",
         "requests>=2.31",
         "openpyxl>=3.1",
+        "pillow>=10",
     ],
     extras_require={
         "dev": [

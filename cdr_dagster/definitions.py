@@ -30,8 +30,10 @@ from cdr_dagster.control_sensors import (
 from cdr_dagster.jobs.batch_jobs import run_batch_job
 from cdr_dagster.jobs.control import email_schedule_list, reload_scheduler
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
+from cdr_dagster.jobs.file_sweeper import sweep_files_job
 from cdr_dagster.jobs.health import check_disk_space, notify_production_health
 from cdr_dagster.jobs.maintenance import purge_run_history_job
+from cdr_dagster.jobs.media_check import check_media_job
 from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
@@ -65,6 +67,8 @@ jobs = [
     reload_scheduler,
     glossary_dictionary_job,
     drug_dictionary_job,
+    sweep_files_job,
+    check_media_job,
 ]
 
 defs = dg.Definitions(

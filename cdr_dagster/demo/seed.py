@@ -80,6 +80,7 @@ def demo_environment(root: Path) -> dict[str, str]:
         "CDR_SFTP_LOCAL_DIR": str(root / FOLDERS["sftp"]),
         "CDR_ES_DUMP_DIR": str(root / FOLDERS["es-dump"]),
         "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
+        "CDR_AKAMAI_LOCAL_DIR": str(root / "akamai-netstorage"),
         # The demo reaches no server beyond this machine: the health and disk-space checks
         # look at a loopback port nothing listens on, so they show their failure mail.
         "CDR_HEALTH_CHECK_URL": f"{UNREACHABLE}/cgi-bin/cdr/cdrping.py",

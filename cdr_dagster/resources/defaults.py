@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from cdr_dagster.resources.akamai import akamai_resource_from_environment
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -58,4 +59,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             **secrets,
         )
     commands = CommandRunnerResource(basedir=str(settings.basedir), python=settings.python)
-    return {"cdr_db": cdr_db, "email": email, "sftp": sftp, "commands": commands}
+    akamai = akamai_resource_from_environment(settings.basedir, settings.tier)
+    return {
+        "cdr_db": cdr_db,
+        "email": email,
+        "sftp": sftp,
+        "commands": commands,
+        "akamai": akamai,
+    }
