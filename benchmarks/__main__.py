@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import dictionary_documents, location_load, log_parsing, queue_latency
+from benchmarks import (
+    dictionary_documents,
+    file_sweep,
+    location_load,
+    log_parsing,
+    queue_latency,
+)
 
-BENCHMARKS = [location_load, queue_latency, dictionary_documents, log_parsing]
+BENCHMARKS = [location_load, queue_latency, dictionary_documents, file_sweep, log_parsing]
 
 
 def main() -> int:
