@@ -328,3 +328,29 @@ def test_odd_spacing_is_normalized_the_same_way_on_the_fast_and_careful_paths():
         '2025-03-03 14:05:25 h sshd[1]: open "/pdq/full/a.xml" flags READ mode 0666',
         clean,
     ]
+
+
+def test_a_block_with_malformed_lines_gives_what_reading_each_line_gives():
+    from cdr_dagster.cdr.sftp_logs import LogLineError, month_years, parse_raw_line
+
+    lines = []
+    for n in range(6000):
+        stamp = f"2025 Feb {1 + n // 1000:>2} 10:{n // 60 % 60:02d}:{n % 60:02d} h sshd[{n}]:"
+        lines.append(f"{stamp} session opened for local user user{n} from [203.0.113.7]")
+        lines.append(f'{stamp} open "/pdq/full/a b/{n}.xml" flags READ mode 0666')
+        lines.append(f'{stamp} opendir "/pdq/full"')
+    for number in (5, 4000, 4001, 17999):
+        lines[number] = '2025 Feb  9 10:11:12 h sshd[x1]: open "/pdq/full/odd.xml" flags READ'
+    lines[9000] = '2025 Feb  9 10:11:12 h  sshd[7]: open "/pdq/full/a.xml"  flags READ '
+    expected: list[str | tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        if "]: open " in line or "session opened for local user" in line:
+            try:
+                expected.append(parse_raw_line(line.strip(), month_years(TODAY)).text)
+            except LogLineError:
+                expected.append((number, line))
+    stream = io.BytesIO("\n".join(lines).encode())
+    items = list(normalize_raw_log(stream, "big.log", TODAY))
+    got = [(i.line_number, i.text) if isinstance(i, MalformedLine) else i for i in items]
+    assert got == expected
+    assert len([g for g in got if isinstance(g, tuple)]) == 4

@@ -219,7 +219,6 @@ _LINE_PATTERN = (
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: "
     r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)'
 )
-_NORMALIZED_BLOCK = re.compile(f"(?:{_LINE_PATTERN}\n)*")
 _NORMALIZED_LINE = re.compile(_LINE_PATTERN)
 
 
@@ -271,6 +270,14 @@ def open_log(path: Path) -> BinaryIO:
 
 _HEAD = re.compile(r"(?:(\d{4}) +)?([A-Z][a-z]{2}) +(\d{1,2}) ")
 _HEAD_KEY = 12  # "2025 Mar  3 ": the longest usual date head
+#: A block of normalized lines, each matching :data:`_LINE_PATTERN`, whose dates were written
+#: here (``.{11}`` skips them); the digits are ASCII, a subset of ``\d`` (a line with other
+#: digits gets the careful path, which applies :data:`_LINE_PATTERN` itself).
+_NORMALIZED_REST_BLOCK = re.compile(
+    r"(?:.{11}[0-9][0-9]:[0-9][0-9]:[0-9][0-9] \S+ sshd\[[0-9]+\]: "
+    r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)\n)*'
+)
+_SPLIT_MIN = 1 << 14
 
 
 class _Normalizer:
@@ -278,9 +285,10 @@ class _Normalizer:
 
     Per wanted line it only looks up the line's first twelve characters (the date, with or
     without a year) in a cache and puts the ISO date in their place; whether the lines are
-    well formed is then checked for the whole block by one regular expression. Only a block
-    that fails the check is gone through line by line with :func:`parse_raw_line`, which
-    finds and explains the malformed lines.
+    well formed is then checked for the whole block by one regular expression. A block that
+    fails the check is halved until its good parts are separated from small parts, which are
+    gone through line by line with :func:`parse_raw_line` (that finds and explains the
+    malformed lines).
     """
 
     def __init__(self, today: date) -> None:
@@ -307,25 +315,55 @@ class _Normalizer:
 
     def block(self, text: str) -> list[str] | None:
         """The normalized wanted lines of a block, or None if any of them needs a closer look."""
-        found: list[str] = []
-        append = found.append
-        heads = self.heads
         open_mark, session_mark = _OPEN_MARK, _SESSION_MARK
-        for line in text.split("\n"):
-            # " open" is in both markers (and in opendir lines): one test rejects most lines
-            if " open" in line and (open_mark in line or session_mark in line):
+        # " open" is in both markers (and in opendir lines): one test rejects most lines
+        wanted = [
+            line
+            for line in text.split("\n")
+            if " open" in line and (open_mark in line or session_mark in line)
+        ]
+        if not wanted:
+            return []
+        heads = self.heads
+        try:
+            found = [(head := heads[line[:_HEAD_KEY]])[0] + line[head[1] :] for line in wanted]
+        except (KeyError, TypeError):  # a head not seen yet, or not a date head (None)
+            for line in wanted:
                 key = line[:_HEAD_KEY]
-                head = heads[key] if key in heads else self.head(key)
-                if head is None:
+                if (heads[key] if key in heads else self.head(key)) is None:
                     return None
-                append(head[0] + line[head[1] :])
-        if found:
-            joined = "\n".join(found) + "\n"
-            if _NORMALIZED_BLOCK.match(joined).end() != len(joined):  # type: ignore[union-attr]
-                return None
-            if "  " in joined or " \n" in joined or "\t" in joined or "\r" in joined:
-                return None
+            found = [
+                (head := heads[line[:_HEAD_KEY]])[0] + line[head[1] :]  # type: ignore[index]
+                for line in wanted
+            ]
+        joined = "\n".join(found) + "\n"
+        if _NORMALIZED_REST_BLOCK.match(joined).end() != len(joined):  # type: ignore[union-attr]
+            return None
+        if "  " in joined or " \n" in joined or "\t" in joined or "\r" in joined:
+            return None
         return found
+
+    def split_block(
+        self, text: str, first_line: int, source: str
+    ) -> Iterator[list[str | MalformedLine]]:
+        """A block that :meth:`block` refused, as lists of items in order: it is halved (at a
+        line end) until the parts that :meth:`block` takes are separated from small parts read
+        by :meth:`careful_block`, so one malformed line does not slow its whole block down."""
+        pending = [(first_line, text, True)]
+        while pending:
+            first, part, refused = pending.pop()
+            if not refused:
+                lines = self.block(part)
+                if lines is not None:
+                    yield lines  # type: ignore[misc]
+                    continue
+            middle = part.rfind("\n", 0, len(part) // 2) + 1 if len(part) > _SPLIT_MIN else 0
+            if middle:
+                front = part[:middle]
+                pending.append((first + front.count("\n"), part[middle:], False))
+                pending.append((first, front, False))
+                continue
+            yield list(self.careful_block(part, first, source))
 
     def careful_block(
         self, text: str, first_line: int, source: str
@@ -358,17 +396,25 @@ class _Normalizer:
                 yield MalformedLine(source, line_number, str(exc), stripped)
 
 
-def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
-    """The normalized text of every wanted line of a raw s/FTP log, in file order, and a
-    :class:`MalformedLine` (naming ``source`` and the line number) for each one that cannot
-    be read. ``today`` dates the lines without a year (spec 04 3.3)."""
+def _normalized_blocks(
+    stream: BinaryIO, source: str, today: date
+) -> Iterator[list[str | MalformedLine]]:
+    """The items of :func:`normalize_raw_log`, a list per block (or part of a block)."""
     normalizer = _Normalizer(today)
     for first_line, text in iter_blocks(stream):
         lines = normalizer.block(text)
         if lines is not None:
-            yield from lines
+            yield lines  # type: ignore[misc]
         else:
-            yield from normalizer.careful_block(text, first_line, source)
+            yield from normalizer.split_block(text, first_line, source)
+
+
+def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
+    """The normalized text of every wanted line of a raw s/FTP log, in file order, and a
+    :class:`MalformedLine` (naming ``source`` and the line number) for each one that cannot
+    be read. ``today`` dates the lines without a year (spec 04 3.3)."""
+    for items in _normalized_blocks(stream, source, today):
+        yield from items
 
 
 def scan_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[LogEvent | MalformedLine]:
@@ -381,7 +427,9 @@ def scan_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[LogEven
 def normalize_raw_log_file(path: Path, today: date) -> Iterator[str | MalformedLine]:
     """:func:`normalize_raw_log` of the file at ``path`` (``.gz`` or plain)."""
     with open_log(path) as stream:
-        yield from normalize_raw_log(stream, path.name, today)
+        # one generator between the caller and the lists (the per-line cost of the asset)
+        for items in _normalized_blocks(stream, path.name, today):
+            yield from items
 
 
 def scan_raw_log_file(path: Path, today: date) -> Iterator[LogEvent | MalformedLine]:
