@@ -30,7 +30,7 @@ SMALL_MB = 10
 LARGE_MB = int(os.environ.get("CDR_BENCH_LOG_LARGE_MB", "500"))
 
 PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 from datetime import date
 from pathlib import Path
 kind, path = sys.argv[1], Path(sys.argv[2])
@@ -46,7 +46,10 @@ else:
     for item in normalize_raw_log_file(path, date(2025, 3, 10)):
         count += 1
 seconds = time.perf_counter() - start
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this process image's own peak; ru_maxrss would carry over the peak of the
+# (large) benchmark process that forked this one.
+status = Path("/proc/self/status").read_text().splitlines()
+peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": seconds, "count": count, "peak_kib": peak_kib}))
 """
 
