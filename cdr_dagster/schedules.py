@@ -148,7 +148,9 @@ def load_schedules(
             source, [f"the jobs mapping must be keyed by job name: {', '.join(mismatched)}"]
         )
     table, problems = _read(Path(path))
-    resolved: dict[str, dg.JobDefinition] = {}
+    resolved = _resolve_together(
+        [jobs[e.job] for e in (*table.schedules, *table.on_demand) if e.job in jobs], assets
+    )
     for entry in (*table.schedules, *table.on_demand):
         job = jobs.get(entry.job)
         if job is None:
@@ -313,6 +315,29 @@ def _stand_in_resource() -> dg.ResourceDefinition:
         config_schema=dg.Field(dg.Any, is_required=False),
         description="stand-in used only to validate schedules.yaml",
     )
+
+
+def _resolve_together(
+    jobs: Sequence[SchedulableJob], assets: Sequence[Any]
+) -> dict[str, dg.JobDefinition]:
+    """Every job resolved in one Definitions (one repository build instead of one per job).
+
+    When they cannot be resolved together, nothing is returned, and each job is then resolved
+    on its own so that the problem is reported against the entries whose job has it.
+    """
+    unique = list({job.name: job for job in jobs}.values())
+    needed: set[str] = set()
+    for job in unique:
+        if isinstance(job, dg.JobDefinition):
+            needed |= set(job.required_resource_keys) - set(job.resource_defs)
+    for asset in assets:
+        needed |= set(getattr(asset, "required_resource_keys", ()))
+    stand_ins = {key: _stand_in_resource() for key in needed - {"io_manager"}}
+    try:
+        defs = dg.Definitions(assets=list(assets), jobs=unique, resources=stand_ins)
+        return {job.name: defs.resolve_job_def(job.name) for job in unique}
+    except Exception:  # noqa: BLE001 - each job is resolved again alone, with its own error
+        return {}
 
 
 def _resolve_for_validation(job: SchedulableJob, assets: Sequence[Any]) -> dg.JobDefinition:
