@@ -25,15 +25,17 @@ spawned CDR scripts read and update the same row on their own connections.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection
 
 from cdr_dagster.cdr.schema import batch_job, pub_proc
 from cdr_dagster.cdr.sql import iequals
+
+_Row = TypeVar("_Row")
 
 # Batch job statuses (cdrbatch.ST_*).
 BATCH_QUEUED = "Queued"
@@ -182,6 +184,13 @@ def _compare_and_set(
 # ---------------------------------------------------------------------------------------------
 
 
+def _read_row(conn: Connection, table: Table, row_type: type[_Row], row_id: int) -> _Row | None:
+    """The row ``row_id`` of ``table`` as ``row_type``, whose fields are named like its columns."""
+    columns = [table.c[field.name] for field in fields(row_type)]  # type: ignore[arg-type]
+    row = conn.execute(select(*columns).where(table.c.id == row_id)).one_or_none()
+    return None if row is None else row_type(**row._mapping)
+
+
 def pending_batch_jobs(conn: Connection, limit: int | None = None) -> list[QueuedBatchJob]:
     """The ``Queued`` batch jobs, oldest first (one indexed-key query, as the legacy sweep)."""
     query = (
@@ -196,30 +205,7 @@ def pending_batch_jobs(conn: Connection, limit: int | None = None) -> list[Queue
 
 def get_batch_job(conn: Connection, job_id: int) -> BatchJob | None:
     """The ``batch_job`` row ``job_id``, or None."""
-    row = conn.execute(
-        select(
-            batch_job.c.id,
-            batch_job.c.name,
-            batch_job.c.command,
-            batch_job.c.status,
-            batch_job.c.started,
-            batch_job.c.status_dt,
-            batch_job.c.email,
-            batch_job.c.progress,
-        ).where(batch_job.c.id == job_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    return BatchJob(
-        id=row.id,
-        name=row.name,
-        command=row.command,
-        status=row.status,
-        started=row.started,
-        status_dt=row.status_dt,
-        email=row.email,
-        progress=row.progress,
-    )
+    return _read_row(conn, batch_job, BatchJob, job_id)
 
 
 def claim_batch_job(conn: Connection, job_id: int) -> bool:
@@ -307,30 +293,7 @@ def pending_publishing_jobs(
 
 def get_publishing_job(conn: Connection, job_id: int) -> PublishingJob | None:
     """The ``pub_proc`` row ``job_id``, or None."""
-    row = conn.execute(
-        select(
-            pub_proc.c.id,
-            pub_proc.c.pub_system,
-            pub_proc.c.pub_subset,
-            pub_proc.c.status,
-            pub_proc.c.started,
-            pub_proc.c.completed,
-            pub_proc.c.messages,
-            pub_proc.c.email,
-        ).where(pub_proc.c.id == job_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    return PublishingJob(
-        id=row.id,
-        pub_system=row.pub_system,
-        pub_subset=row.pub_subset,
-        status=row.status,
-        started=row.started,
-        completed=row.completed,
-        messages=row.messages,
-        email=row.email,
-    )
+    return _read_row(conn, pub_proc, PublishingJob, job_id)
 
 
 def claim_publishing_job(conn: Connection, job_id: int) -> bool:
