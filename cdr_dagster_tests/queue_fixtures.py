@@ -191,6 +191,43 @@ def invocations(basedir: Path, kind: str = "batch") -> list[int]:
     ]
 
 
+def run_queue_job(
+    job: dg.JobDefinition,
+    op_config: dg.Config,
+    row_tag: tuple[str, int],
+    instance: dg.DagsterInstance,
+    resources: dict[str, object],
+) -> tuple[dg.ExecuteInProcessResult, list[str], dict[str, object]]:
+    """Run a one-op queue job in process; return the result, its op's log lines and metadata."""
+    op_name = f"{job.name}_op"
+    tag, row_id = row_tag
+    result = job.execute_in_process(
+        run_config=dg.RunConfig(ops={op_name: op_config}),
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        tags={tag: str(row_id)},
+    )
+    messages = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.dagster_event is None and entry.step_key == op_name
+    ]
+    return result, messages, op_metadata(result)
+
+
+def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """The metadata the op recorded: on its output when it succeeded, on its failure if not."""
+    for event_ in result.all_events:
+        if event_.event_type_value == "STEP_OUTPUT":
+            return {k: v.value for k, v in event_.event_specific_data.metadata.items()}
+    failures = result.get_step_failure_events()
+    if failures and failures[0].step_failure_data.user_failure_data:
+        data = failures[0].step_failure_data.user_failure_data
+        return {k: v.value for k, v in data.metadata.items()}
+    return {}
+
+
 def checked_resource(url: str) -> CdrDatabaseResource:
     """The CDR database resource on ``url``, its engine compiling every statement for SQL
     Server too (as the conftest engine does), so the ops' statements are proven T-SQL."""

@@ -38,6 +38,7 @@ from cdr_dagster_tests.queue_fixtures import (
     engine_url,
     insert_batch_job,
     invocations,
+    run_queue_job,
     write_cdr_scripts,
     write_script,
 )
@@ -69,33 +70,13 @@ def run_batch(
     instance: dg.DagsterInstance, resources: dict[str, object], job_id: int, **config: object
 ) -> tuple[dg.ExecuteInProcessResult, list[str], dict[str, object]]:
     """Run ``run_batch_job`` for ``job_id``; return the result, its log lines, its metadata."""
-    result = run_batch_job.execute_in_process(
-        run_config=dg.RunConfig(
-            ops={"run_batch_job_op": BatchJobConfig(batch_job_id=job_id, **config)}
-        ),
-        resources=resources,
-        instance=instance,
-        raise_on_error=False,
-        tags={BATCH_JOB_TAG: str(job_id)},
+    return run_queue_job(
+        run_batch_job,
+        BatchJobConfig(batch_job_id=job_id, **config),
+        (BATCH_JOB_TAG, job_id),
+        instance,
+        resources,
     )
-    messages = [
-        entry.user_message
-        for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event is None and entry.step_key == "run_batch_job_op"
-    ]
-    return result, messages, op_metadata(result)
-
-
-def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    """The metadata the op recorded: on its output when it succeeded, on its failure if not."""
-    for event_ in result.all_events:
-        if event_.event_type_value == "STEP_OUTPUT":
-            return {k: v.value for k, v in event_.event_specific_data.metadata.items()}
-    failures = result.get_step_failure_events()
-    if failures and failures[0].step_failure_data.user_failure_data:
-        data = failures[0].step_failure_data.user_failure_data
-        return {k: v.value for k, v in data.metadata.items()}
-    return {}
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:

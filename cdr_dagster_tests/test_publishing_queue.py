@@ -35,6 +35,7 @@ from cdr_dagster_tests.queue_fixtures import (
     insert_publishing_job,
     invocations,
     publishing_row,
+    run_queue_job,
     write_cdr_scripts,
 )
 
@@ -65,29 +66,13 @@ def run_publishing(
     instance: dg.DagsterInstance, resources: dict[str, object], job_id: int, **config: object
 ) -> tuple[dg.ExecuteInProcessResult, list[str], dict[str, object]]:
     """Run ``run_publishing_job`` for ``job_id``; return the result, log lines and metadata."""
-    result = run_publishing_job.execute_in_process(
-        run_config=dg.RunConfig(
-            ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=job_id, **config)}
-        ),
-        resources=resources,
-        instance=instance,
-        raise_on_error=False,
-        tags={PUB_PROC_TAG: str(job_id)},
+    return run_queue_job(
+        run_publishing_job,
+        PublishingJobConfig(pub_proc_id=job_id, **config),
+        (PUB_PROC_TAG, job_id),
+        instance,
+        resources,
     )
-    messages = [
-        entry.user_message
-        for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event is None and entry.step_key == "run_publishing_job_op"
-    ]
-    metadata: dict[str, object] = {}
-    for event_ in result.all_events:
-        if event_.event_type_value == "STEP_OUTPUT":
-            metadata = {k: v.value for k, v in event_.event_specific_data.metadata.items()}
-    for failure in result.get_step_failure_events():
-        data = failure.step_failure_data.user_failure_data
-        if data is not None:
-            metadata = {k: v.value for k, v in data.metadata.items()}
-    return result, messages, metadata
 
 
 def assert_failed_by_us(row, reason_start: str, before: datetime) -> None:
