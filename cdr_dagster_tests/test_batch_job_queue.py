@@ -583,13 +583,13 @@ def test_sensor_definition() -> None:
     assert batch_job_queue_sensor.name == SENSOR
     assert batch_job_queue_sensor.job_name == "run_batch_job"
     assert batch_job_queue_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert batch_job_queue_sensor.minimum_interval_seconds == DEFAULT_INTERVAL_SECONDS == 10
+    assert batch_job_queue_sensor.minimum_interval_seconds == DEFAULT_INTERVAL_SECONDS == 2
     assert "cdr_db" in batch_job_queue_sensor.required_resource_keys
 
 
 def test_interval_comes_from_the_environment() -> None:
-    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {}) == 10
-    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: " 2 "}) == 2
+    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {}) == 2
+    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: " 10 "}) == 10
     with pytest.raises(SettingsError, match="CDR_BATCH_QUEUE_INTERVAL_SECONDS='often'"):
         interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: "often"})
     with pytest.raises(SettingsError, match="at least 1 second"):
