@@ -1,22 +1,41 @@
-"""CDR documents and their versions, read as plain frozen dataclasses; CDR id helpers.
+"""CDR documents and their versions: reads as plain frozen dataclasses, CDR id helpers, and
+the one document save (:func:`save_document`) every job that changes a document uses.
 
 Reads of current documents go to the ``document`` view (deleted documents hidden); versions come
 from the ``doc_version`` view. Document type names compare case-insensitively, as on SQL Server.
+Saves write ``all_docs`` and ``all_doc_versions``, the audit trail, the check-out table and the
+path index, in one transaction.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lxml import etree
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from cdr_dagster.cdr.schema import doc_type, doc_version, document
+from cdr_dagster.cdr.document_index import reindex
+from cdr_dagster.cdr.schema import (
+    action,
+    all_doc_versions,
+    all_docs,
+    audit_trail,
+    checkout,
+    doc_blob,
+    doc_blob_usage,
+    doc_type,
+    doc_version,
+    document,
+    usr,
+    version_blob_usage,
+)
 from cdr_dagster.cdr.sql import iequals
-from cdr_dagster.cdr.xml import parse_xml
+from cdr_dagster.cdr.xml import XmlError, parse_xml
 
 _CDR_ID = re.compile(r"^\s*(?:CDR)?(\d+)\s*$", re.IGNORECASE)
 _MAX_ID = 9_999_999_999
@@ -198,3 +217,341 @@ def latest_publishable_versions_of_type(conn: Connection, type_name: str) -> lis
         .order_by(v.id)
     )
     return [_version(row) for row in conn.execute(stmt)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving a document (the CDR's ``Doc.save`` with check-out and check-in)
+# ---------------------------------------------------------------------------------------------
+
+MODIFY_DOCUMENT = "MODIFY DOCUMENT"
+MAX_TITLE = 255
+MAX_COMMENT = 255
+VALIDATION_STATUSES = ("V", "I", "U", "M")
+
+
+class SaveError(Exception):
+    """A document could not be saved; the message names the document and why."""
+
+
+class CheckedOutError(SaveError):
+    """The document is checked out by another user (named in the message)."""
+
+    def __init__(self, doc_id: int, holder: str, user: str) -> None:
+        self.doc_id = doc_id
+        self.holder = holder
+        self.user = user
+        super().__init__(
+            f"{format_cdr_id(doc_id)} is checked out by {holder}; {user} cannot save it"
+        )
+
+
+@dataclass(frozen=True)
+class SavedDocument:
+    """What one save did."""
+
+    doc_id: int
+    when: datetime
+    version: int | None
+    publishable: bool
+    blobs_deleted: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def checked_out_by(conn: Connection, doc_id: int) -> str | None:
+    """The login of whoever has the document checked out, or None."""
+    stmt = (
+        select(usr.c.name)
+        .join(checkout, checkout.c.usr == usr.c.id)
+        .where(checkout.c.id == doc_id, checkout.c.dt_in.is_(None))
+        .order_by(checkout.c.dt_out)
+    )
+    return conn.execute(stmt).scalars().first()
+
+
+def _fitted(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters the way the CDR does (ending in `` ...``)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 4] + " ..."
+
+
+def _free_audit_second(conn: Connection, doc_id: int, when: datetime) -> datetime:
+    """``when`` in whole seconds, moved on until neither the audit trail nor the check-out
+    table has a row of the document at that time (both are keyed by document and time)."""
+    when = when.replace(microsecond=0)
+    while (
+        conn.execute(
+            select(audit_trail.c.dt).where(
+                audit_trail.c.document == doc_id, audit_trail.c.dt == when
+            )
+        ).first()
+        or conn.execute(
+            select(checkout.c.dt_out).where(checkout.c.id == doc_id, checkout.c.dt_out == when)
+        ).first()
+    ):
+        when += timedelta(seconds=1)
+    return when
+
+
+def _user_id(conn: Connection, name: str, cdr_id: str) -> int:
+    user_id = conn.execute(
+        select(usr.c.id).where(iequals(usr.c.name, name), usr.c.expired.is_(None))
+    ).scalar_one_or_none()
+    if user_id is None:
+        raise SaveError(f"cannot save {cdr_id}: CDR account {name!r} not found (or expired)")
+    return user_id
+
+
+def _delete_blobs(conn: Connection, doc_id: int) -> int:
+    """Delete every blob of the document and of all its versions; return how many blobs."""
+    blob_ids: set[int] = set()
+    for table in (version_blob_usage, doc_blob_usage):
+        blob_ids |= {
+            blob
+            for blob in conn.execute(select(table.c.blob_id).where(table.c.doc_id == doc_id))
+            .scalars()
+            .all()
+            if blob is not None
+        }
+        conn.execute(delete(table).where(table.c.doc_id == doc_id))
+    if not blob_ids:
+        return 0
+    still_used: set[int] = set()
+    for table in (version_blob_usage, doc_blob_usage):
+        still_used |= set(
+            conn.execute(select(table.c.blob_id).where(table.c.blob_id.in_(blob_ids))).scalars()
+        )
+    gone = sorted(blob_ids - still_used)
+    if gone:
+        conn.execute(delete(doc_blob).where(doc_blob.c.id.in_(gone)))
+    return len(gone)
+
+
+def save_document(
+    conn: Connection,
+    doc_id: int | str,
+    xml: str,
+    *,
+    user: str,
+    comment: str,
+    reason: str | None = None,
+    version: bool = True,
+    publishable: bool = False,
+    val_status: str | None = None,
+    title: str | None = None,
+    program: str = "cdr-dagster",
+    force: bool = False,
+    delete_blobs: bool = False,
+    index_paths: Iterable[str] = (),
+    now: datetime | None = None,
+) -> SavedDocument:
+    """Save ``xml`` as the current working copy of a document, optionally as a new version.
+
+    This is the CDR's ``Doc.save`` done by account ``user`` between a check-out and a check-in,
+    all in ONE transaction: if ``conn`` has none open, the save begins it and commits it (a
+    failure rolls everything back); otherwise the save is part of the caller's transaction,
+    which the caller ends (``engine.begin()`` rolls back when the save raises), so several saves
+    of one document can stand or fall together. In order:
+
+    1. refuse with :class:`CheckedOutError` when someone else has the document checked out
+       (unless ``force``: their check-out is then closed, as the CDR's forced check-out does),
+       and with :class:`SaveError` when the document is missing or deleted, the XML is not
+       well-formed, or ``user`` is not an active account;
+    2. check the document out for ``user`` (a check-out ``user`` already holds is reused);
+    3. write the working copy (``all_docs``): XML, ``comment``, ``title`` (kept when None; the
+       CDR computes it with the document type's title filter, which this layer does not run),
+       validation status;
+    4. re-index it in ``query_term``, and in ``query_term_pub`` for a publishable version
+       (:mod:`cdr_dagster.cdr.document_index`; ``index_paths`` are indexed in addition to
+       ``query_term_def``'s);
+    5. write the audit trail row (``MODIFY DOCUMENT``, ``program``, ``reason`` or else
+       ``comment``) at a whole second no other audit or check-out row of the document uses;
+    6. with ``delete_blobs``, delete every blob of the document and of its versions;
+    7. with ``version`` (or ``publishable``), add version N+1 (``all_doc_versions``) with the
+       new XML, title, comment and validation status, ``updated_dt`` = the audit time, and the
+       document's blob if it has one. It is publishable only when ``publishable`` and the
+       validation status is ``V``; otherwise it is saved non-publishable and a warning says
+       so, as the CDR does;
+    8. check the document in: every open check-out of it is closed with the reason and the
+       new version number, so nothing is left checked out.
+
+    Schema validation is not run here: ``val_status`` states the status of the XML saved
+    (None keeps the document's current one; ``V`` valid, ``I`` invalid, ``U`` unvalidated,
+    ``M`` malformed).
+    """
+    number = normalize_cdr_id(doc_id)
+    cdr_id = format_cdr_id(number)
+    if val_status is not None and val_status not in VALIDATION_STATUSES:
+        raise SaveError(f"cannot save {cdr_id}: validation status {val_status!r} is not V/I/U/M")
+    try:
+        root = parse_xml(xml, name=cdr_id)
+    except XmlError as exc:
+        raise SaveError(f"cannot save {exc}") from exc
+    transaction = nullcontext() if conn.in_transaction() else conn.begin()
+    with transaction:
+        user_id = _user_id(conn, user, cdr_id)
+        action_id = _modify_action(conn, cdr_id)
+        doc = _stored(conn, number, cdr_id)
+        when = _check_out(conn, number, user_id, user, force, reason or comment, now)
+        title = _fitted(title, MAX_TITLE) if title is not None else doc.title
+        status = val_status or doc.val_status
+        val_date = doc.val_date if val_status is None else when
+        comment = _fitted(comment, MAX_COMMENT)
+        conn.execute(
+            update(all_docs)
+            .where(all_docs.c.id == number)
+            .values(xml=xml, comment=comment, title=title, val_status=status, val_date=val_date)
+        )
+        warnings = []
+        released = publishable and status == "V"
+        if publishable and not released:
+            warnings.append(
+                f"{cdr_id}: validation status {status!r}, not 'V'; "
+                "saved as a non-publishable version"
+            )
+        extra = tuple(index_paths)
+        reindex(conn, number, root, doc.type_name, extra_paths=extra)
+        if released:
+            reindex(conn, number, root, doc.type_name, published=True, extra_paths=extra)
+        conn.execute(
+            insert(audit_trail).values(
+                document=number,
+                dt=when,
+                usr=user_id,
+                action=action_id,
+                program=program[:32],
+                comment=_fitted(reason or comment, MAX_COMMENT),
+            )
+        )
+        blobs = _delete_blobs(conn, number) if delete_blobs else 0
+        new_version = None
+        if version or publishable:
+            new_version = _add_version(
+                conn,
+                number,
+                when,
+                user_id,
+                doc.doc_type,
+                xml=xml,
+                title=title,
+                comment=comment,
+                val_status=status,
+                val_date=val_date,
+                publishable=released,
+            )
+        conn.execute(
+            update(checkout)
+            .where(checkout.c.id == number, checkout.c.dt_in.is_(None))
+            .values(
+                dt_in=when, comment=_fitted(reason or comment, MAX_COMMENT), version=new_version
+            )
+        )
+    return SavedDocument(
+        doc_id=number,
+        when=when,
+        version=new_version,
+        publishable=released,
+        blobs_deleted=blobs,
+        warnings=tuple(warnings),
+    )
+
+
+def _modify_action(conn: Connection, cdr_id: str) -> int:
+    action_id = conn.execute(
+        select(action.c.id).where(iequals(action.c.name, MODIFY_DOCUMENT))
+    ).scalar_one_or_none()
+    if action_id is None:
+        raise SaveError(f"cannot save {cdr_id}: CDR action {MODIFY_DOCUMENT!r} not found")
+    return action_id
+
+
+def _stored(conn: Connection, number: int, cdr_id: str) -> Row:
+    """The stored working copy's columns the save keeps, with its document type's name."""
+    doc = conn.execute(
+        select(
+            all_docs.c.doc_type,
+            all_docs.c.title,
+            all_docs.c.val_status,
+            all_docs.c.val_date,
+            all_docs.c.active_status,
+            doc_type.c.name.label("type_name"),
+        )
+        .join(doc_type, doc_type.c.id == all_docs.c.doc_type)
+        .where(all_docs.c.id == number)
+    ).first()
+    if doc is None:
+        raise SaveError(f"cannot save {cdr_id}: no such document")
+    if doc.active_status == "D":
+        raise SaveError(f"cannot save {cdr_id}: the document is deleted")
+    return doc
+
+
+def _check_out(
+    conn: Connection,
+    number: int,
+    user_id: int,
+    user: str,
+    force: bool,
+    reason: str,
+    now: datetime | None,
+) -> datetime:
+    """Check the document out for the save; return the save's time (audit and check-out)."""
+    holders = conn.execute(
+        select(checkout.c.usr, usr.c.name)
+        .join(usr, usr.c.id == checkout.c.usr)
+        .where(checkout.c.id == number, checkout.c.dt_in.is_(None))
+        .order_by(checkout.c.dt_out)
+    ).all()
+    others = [row.name for row in holders if row.usr != user_id]
+    if others and not force:
+        raise CheckedOutError(number, others[0], user)
+    when = _free_audit_second(conn, number, now or datetime.now())
+    if others:
+        conn.execute(
+            update(checkout)
+            .where(checkout.c.id == number, checkout.c.dt_in.is_(None), checkout.c.usr != user_id)
+            .values(dt_in=when)
+        )
+    if len(holders) == len(others):
+        conn.execute(
+            insert(checkout).values(
+                id=number, dt_out=when, usr=user_id, comment=_fitted(reason, MAX_COMMENT)
+            )
+        )
+    return when
+
+
+def _add_version(
+    conn: Connection,
+    number: int,
+    when: datetime,
+    user_id: int,
+    type_id: int,
+    **values: object,
+) -> int:
+    """Add the next version of the document (and version its blob); return its number."""
+    latest = conn.execute(
+        select(func.max(all_doc_versions.c.num)).where(all_doc_versions.c.id == number)
+    ).scalar()
+    num = (latest or 0) + 1
+    publishable = "Y" if values.pop("publishable") else "N"
+    conn.execute(
+        insert(all_doc_versions).values(
+            id=number,
+            num=num,
+            dt=when,
+            updated_dt=when,
+            usr=user_id,
+            doc_type=type_id,
+            publishable=publishable,
+            **values,
+        )
+    )
+    blob = conn.execute(
+        select(doc_blob_usage.c.blob_id).where(doc_blob_usage.c.doc_id == number)
+    ).scalar_one_or_none()
+    if blob is not None:
+        conn.execute(
+            insert(version_blob_usage).values(doc_id=number, doc_version=num, blob_id=blob)
+        )
+    return num

@@ -42,23 +42,18 @@ from pathlib import Path
 from typing import Protocol
 
 from lxml import etree
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from cdr_dagster.cdr.control import control_value
+from cdr_dagster.cdr.documents import SaveError, save_document
 from cdr_dagster.cdr.groups import group_email_addresses
 from cdr_dagster.cdr.schema import (
-    action,
-    all_doc_versions,
-    all_docs,
-    audit_trail,
-    checkout,
     data_partner_notification,
     doc_type,
     document,
     pub_proc,
     query_term,
-    usr,
 )
 from cdr_dagster.cdr.sql import folded, iequals
 from cdr_dagster.cdr.xml import XmlError, get_text, parse_xml
@@ -83,7 +78,6 @@ EXPIRED_STATUS = "Test-expired"
 EXPIRY_COMMENT = "Marking account as expired"
 #: The CDR account whose name is on the Licensee saves (legacy: a session for ``pdqcontent``).
 SAVE_ACCOUNT = "pdqcontent"
-MODIFY_DOCUMENT = "MODIFY DOCUMENT"
 EXPIRE_AFTER_DAYS = 100
 WARN_AFTER_DAYS = 80
 PAUSE_SECONDS = 3.0
@@ -560,126 +554,40 @@ def _set_text(element: etree._Element, text: str) -> None:
     element.text = text
 
 
-def _node_loc(element: etree._Element) -> str:
-    """The ``query_term.node_loc`` of an element: 4 hex digits per level below the root."""
-    parts = []
-    while element.getparent() is not None:
-        parent = element.getparent()
-        siblings = [child for child in parent if isinstance(child.tag, str)]
-        parts.append(f"{siblings.index(element):04X}")
-        element = parent
-    return "".join(reversed(parts))
-
-
 def save_expired_licensee(
     conn: Connection, doc_id: int, xml: str, now: datetime, account: str = SAVE_ACCOUNT
 ) -> int:
     """Save the expired Licensee as a new non-publishable version; return its number.
 
-    In ``conn``'s transaction: force a check-out by ``account`` (closing anyone else's), add
-    version N+1 (publishable N, comment :data:`EXPIRY_COMMENT`), update the working copy, its
-    title (``Name;Status``) and the ``query_term`` rows of the Licensee paths this job changes,
-    write the audit trail, and check the document in.
-
-    This is the CDR ``Doc.save`` reduced to what the expiry needs; when the data layer's shared
-    versioned save exists, this function should become a call to it.
+    The data layer's :func:`~cdr_dagster.cdr.documents.save_document` in ``conn``'s
+    transaction, as the legacy job saved it: a forced check-out by ``account`` (closing anyone
+    else's), version N+1 (publishable N, comment and reason :data:`EXPIRY_COMMENT`), the title
+    recomputed (``Name;Status``, what the Licensee title filter gives), the status and
+    inactivation paths indexed, the audit trail written and the document checked in.
     """
-    user_id = conn.execute(
-        select(usr.c.id).where(iequals(usr.c.name, account))
-    ).scalar_one_or_none()
-    if user_id is None:
-        raise PartnerError(f"CDR account {account!r} not found; cannot save CDR{doc_id}")
-    action_id = conn.execute(
-        select(action.c.id).where(iequals(action.c.name, MODIFY_DOCUMENT))
-    ).scalar_one_or_none()
-    if action_id is None:
-        raise PartnerError(f"CDR action {MODIFY_DOCUMENT!r} not found; cannot save CDR{doc_id}")
-    when = now.replace(microsecond=0)
-    while conn.execute(
-        select(audit_trail.c.dt).where(audit_trail.c.document == doc_id, audit_trail.c.dt == when)
-    ).first():
-        when += timedelta(seconds=1)
-    conn.execute(
-        update(checkout)
-        .where(checkout.c.id == doc_id, checkout.c.dt_in.is_(None))
-        .values(dt_in=when)
-    )
-    conn.execute(
-        insert(checkout).values(id=doc_id, dt_out=when, usr=user_id, comment=EXPIRY_COMMENT)
-    )
-    current = conn.execute(
-        select(all_docs.c.doc_type, all_docs.c.val_status, all_docs.c.val_date).where(
-            all_docs.c.id == doc_id
-        )
-    ).one()
-    number = (
-        conn.execute(
-            select(func.max(all_doc_versions.c.num)).where(all_doc_versions.c.id == doc_id)
-        ).scalar()
-        or 0
-    ) + 1
     root = parse_xml(xml, name=f"CDR{doc_id}")
     name = _normalized(
         get_text(root, "LicenseeInformation/LicenseeNameInformation/OfficialName/Name", "")
     )
     status = get_text(root, "LicenseeInformation/LicenseeStatus", "") or ""
-    title = f"{name};{status}"[:255]
-    conn.execute(
-        insert(all_doc_versions).values(
-            id=doc_id,
-            num=number,
-            dt=when,
-            updated_dt=when,
-            usr=user_id,
-            val_status=current.val_status,
-            val_date=current.val_date,
-            publishable="N",
-            doc_type=current.doc_type,
-            title=title,
-            xml=xml,
+    try:
+        saved = save_document(
+            conn,
+            doc_id,
+            xml,
+            user=account,
             comment=EXPIRY_COMMENT,
+            version=True,
+            publishable=False,
+            title=f"{name};{status}",
+            force=True,
+            index_paths=(STATUS_PATH, f"{DATES_PATH}/TestInactivation"),
+            now=now,
         )
-    )
-    conn.execute(
-        update(all_docs)
-        .where(all_docs.c.id == doc_id)
-        .values(xml=xml, title=title, comment=EXPIRY_COMMENT)
-    )
-    for path, element in (
-        (STATUS_PATH, root.find("LicenseeInformation/LicenseeStatus")),
-        (
-            f"{DATES_PATH}/TestInactivation",
-            root.find("LicenseeInformation/LicenseeStatusDates/TestInactivation"),
-        ),
-    ):
-        conn.execute(
-            query_term.delete().where(
-                query_term.c.doc_id == doc_id, iequals(query_term.c.path, path)
-            )
-        )
-        value = (get_text(element) or "").strip() if element is not None else ""
-        if value:
-            conn.execute(
-                insert(query_term).values(
-                    doc_id=doc_id, path=path, value=value, int_val=None, node_loc=_node_loc(element)
-                )
-            )
-    conn.execute(
-        insert(audit_trail).values(
-            document=doc_id,
-            dt=when,
-            usr=user_id,
-            action=action_id,
-            program="cdr-dagster",
-            comment=EXPIRY_COMMENT,
-        )
-    )
-    conn.execute(
-        update(checkout)
-        .where(checkout.c.id == doc_id, checkout.c.dt_out == when)
-        .values(dt_in=when, version=number)
-    )
-    return number
+    except SaveError as exc:
+        raise PartnerError(str(exc)) from exc
+    assert saved.version is not None
+    return saved.version
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,31 +17,34 @@ Differences from the legacy, on purpose:
   (the legacy stopped at the first);
 - test mode changes nothing and reports which documents would lose their blobs.
 
-The save here is deliberately small (the working copy's XML and comment, audit trail,
-check-out row): the data layer's general versioned save is being written for the global
-change jobs (issue 6) and this module should call it once it is there.
+The save is the data layer's one document save
+(:func:`cdr_dagster.cdr.documents.save_document`), which also re-indexes the document.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from lxml import etree
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
-from cdr_dagster.cdr.documents import format_cdr_id
+from cdr_dagster.cdr.documents import (
+    CheckedOutError,
+    SaveError,
+    format_cdr_id,
+    save_document,
+)
+from cdr_dagster.cdr.documents import (
+    checked_out_by as checked_out_by,  # re-exported for the sweep handler
+)
 from cdr_dagster.cdr.schema import (
     action,
-    all_docs,
     audit_trail,
-    checkout,
-    doc_blob,
     doc_blob_usage,
     document,
     query_term,
-    usr,
     version_blob_usage,
 )
 from cdr_dagster.cdr.sql import iequals
@@ -54,7 +57,6 @@ COMMENT_TEXT = "Removed meeting recording object after expiration"
 SAVE_REASON = "Removed meeting recording blobs"
 PROGRAM = "FileSweeper"
 ADD_DOCUMENT = "ADD DOCUMENT"
-MODIFY_DOCUMENT = "MODIFY DOCUMENT"
 
 
 class RecordingError(Exception):
@@ -111,100 +113,33 @@ def with_expiration_comment(xml: str, today: date, name: str = "document") -> st
     return etree.tostring(root, encoding="unicode")
 
 
-def _user_id(conn: Connection, name: str) -> int:
-    user_id = conn.execute(
-        select(usr.c.id).where(iequals(usr.c.name, name), usr.c.expired.is_(None))
-    ).scalar_one_or_none()
-    if user_id is None:
-        raise RecordingError(f"CDR account {name!r} not found (or expired)")
-    return user_id
-
-
-def _action_id(conn: Connection, name: str) -> int:
-    action_id = conn.execute(select(action.c.id).where(action.c.name == name)).scalar_one_or_none()
-    if action_id is None:
-        raise RecordingError(f"CDR action {name!r} not found")
-    return action_id
-
-
-def checked_out_by(conn: Connection, doc_id: int) -> str | None:
-    """The login of whoever has the document checked out, or None."""
-    stmt = (
-        select(usr.c.name)
-        .join(checkout, checkout.c.usr == usr.c.id)
-        .where(checkout.c.id == doc_id, checkout.c.dt_in.is_(None))
-    )
-    return conn.execute(stmt).scalars().first()
-
-
-def _free_second(conn: Connection, doc_id: int, when: datetime) -> datetime:
-    """``when`` (whole seconds), moved on until no audit row of the document has that time."""
-    when = when.replace(microsecond=0)
-    while conn.execute(
-        select(audit_trail.c.dt).where(audit_trail.c.document == doc_id, audit_trail.c.dt == when)
-    ).first():
-        when += timedelta(seconds=1)
-    return when
-
-
-def delete_all_blobs(conn: Connection, doc_id: int) -> int:
-    """Delete every blob of the document and of all its versions; return how many blobs."""
-    blob_ids: set[int] = set()
-    for table in (version_blob_usage, doc_blob_usage):
-        blob_ids |= set(
-            conn.execute(select(table.c.blob_id).where(table.c.doc_id == doc_id)).scalars()
-        )
-        conn.execute(delete(table).where(table.c.doc_id == doc_id))
-    blob_ids.discard(None)  # type: ignore[arg-type]
-    still_used = set()
-    if blob_ids:
-        for table in (version_blob_usage, doc_blob_usage):
-            still_used |= set(
-                conn.execute(select(table.c.blob_id).where(table.c.blob_id.in_(blob_ids))).scalars()
-            )
-        gone = sorted(blob_ids - still_used)
-        if gone:
-            conn.execute(delete(doc_blob).where(doc_blob.c.id.in_(gone)))
-    return len(blob_ids - still_used)
-
-
 def expire_recording(conn: Connection, doc_id: int, today: date, now: datetime) -> int:
-    """Comment, save, purge the blobs of, and check in one recording, in ``conn``'s transaction.
+    """Comment, save and purge the blobs of one recording, in ``conn``'s transaction.
 
-    Raises :class:`RecordingError` when the document is checked out by someone else or gone.
-    Returns the number of blobs deleted.
+    The save is the data layer's :func:`~cdr_dagster.cdr.documents.save_document` by the
+    ``FileSweeper`` account, without a new version (as the legacy saved it), with the blobs
+    deleted in the same transaction. Raises :class:`RecordingError` when the document is
+    checked out by someone else, gone, or cannot be saved. Returns the number of blobs deleted.
     """
     cdr_id = format_cdr_id(doc_id)
-    holder = checked_out_by(conn, doc_id)
-    if holder is not None:
-        raise RecordingError(f"{cdr_id} is checked out by {holder}; skipped")
     row = conn.execute(select(document.c.xml).where(document.c.id == doc_id)).first()
     if row is None:
         raise RecordingError(f"{cdr_id} no longer exists; skipped")
-    user_id = _user_id(conn, ACCOUNT)
-    modify = _action_id(conn, MODIFY_DOCUMENT)
     new_xml = with_expiration_comment(row.xml, today, name=cdr_id)
-    when = _free_second(conn, doc_id, now)
-    conn.execute(insert(checkout).values(id=doc_id, dt_out=when, usr=user_id, comment=SAVE_REASON))
-    changed = conn.execute(
-        update(all_docs).where(all_docs.c.id == doc_id).values(xml=new_xml, comment=SAVE_REASON)
-    ).rowcount
-    if changed != 1:
-        raise RecordingError(f"{cdr_id}: the save changed {changed} rows, not 1")
-    conn.execute(
-        insert(audit_trail).values(
-            document=doc_id,
-            dt=when,
-            usr=user_id,
-            action=modify,
-            program=PROGRAM,
+    try:
+        saved = save_document(
+            conn,
+            doc_id,
+            new_xml,
+            user=ACCOUNT,
             comment=SAVE_REASON,
+            version=False,
+            program=PROGRAM,
+            delete_blobs=True,
+            now=now,
         )
-    )
-    blobs = delete_all_blobs(conn, doc_id)
-    conn.execute(
-        update(checkout)
-        .where(and_(checkout.c.id == doc_id, checkout.c.dt_out == when, checkout.c.dt_in.is_(None)))
-        .values(dt_in=when, comment=SAVE_REASON)
-    )
-    return blobs
+    except CheckedOutError as exc:
+        raise RecordingError(f"{cdr_id} is checked out by {exc.holder}; skipped") from exc
+    except SaveError as exc:
+        raise RecordingError(str(exc)) from exc
+    return saved.blobs_deleted
