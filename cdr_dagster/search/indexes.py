@@ -16,7 +16,7 @@ some ids or a count) keeps its index un-aliased for inspection instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -177,23 +177,7 @@ class IndexLoad:
         """Optimize the new index, move the alias to it in one atomic call, then drop old
         indexes. A clean-up failure after the swap is recorded (``stats.cleanup_error``) and
         logged, not raised: the new index is live by then."""
-        self.backend.forcemerge(self.index)
-        previous = self.backend.alias_indexes(self.alias)
-        actions: list[dict[str, Any]] = [
-            {"remove": {"index": index, "alias": self.alias}} for index in previous
-        ]
-        actions.append({"add": {"index": self.index, "alias": self.alias}})
-        self.backend.update_aliases(actions)
-        self._done = True
-        self.stats.previous = previous
-        self.stats.swapped = True
-        moved = f" from {', '.join(previous)}" if previous else ""
-        self.log(f"aliased {self.index} as {self.alias}{moved}")
-        try:
-            self.stats.dropped, self.stats.kept = self.cleanup(keep, keep_days)
-        except SearchIndexError as error:
-            self.stats.cleanup_error = str(error)
-            self.log(f"clean-up of old {self.alias} indexes failed: {error}")
+        swap_aliases([self], keep, keep_days)
 
     def keep(self) -> None:
         """Leave the new index in place without moving the alias (a limited load)."""
@@ -211,3 +195,37 @@ class IndexLoad:
         kept = [name for name in names if name not in drop]
         self.log("Kept one index" if len(kept) == 1 else f"Kept {len(kept)} indices")
         return drop, kept
+
+
+def swap_aliases(
+    loads: Sequence[IndexLoad], keep: int = KEEP_INDEXES, keep_days: int = KEEP_DAYS
+) -> None:
+    """:meth:`IndexLoad.swap` for several loads on one backend (a load writing two indexes
+    the same API reads): every new index is optimized, then ALL the aliases move in ONE
+    ``_aliases`` call, so the API sees either every old index or every new one. Old indexes
+    of each alias are then dropped; a clean-up failure is recorded and logged, not raised."""
+    if not loads:
+        return
+    backend = loads[0].backend
+    if any(load.backend is not backend for load in loads):
+        raise ValueError("loads swapped together must share one backend")
+    for load in loads:
+        backend.forcemerge(load.index)
+    previous = [backend.alias_indexes(load.alias) for load in loads]
+    actions: list[dict[str, Any]] = []
+    for load, indexes in zip(loads, previous, strict=True):
+        actions.extend({"remove": {"index": index, "alias": load.alias}} for index in indexes)
+        actions.append({"add": {"index": load.index, "alias": load.alias}})
+    backend.update_aliases(actions)
+    for load, indexes in zip(loads, previous, strict=True):
+        load._done = True
+        load.stats.previous = indexes
+        load.stats.swapped = True
+        moved = f" from {', '.join(indexes)}" if indexes else ""
+        load.log(f"aliased {load.index} as {load.alias}{moved}")
+    for load in loads:
+        try:
+            load.stats.dropped, load.stats.kept = load.cleanup(keep, keep_days)
+        except SearchIndexError as error:
+            load.stats.cleanup_error = str(error)
+            load.log(f"clean-up of old {load.alias} indexes failed: {error}")

@@ -1,0 +1,92 @@
+"""The ``ctl`` rows of group ``trials`` the load reads (spec 02 section 0.3).
+
+``labels`` (trial types), ``tokens`` (words kept as they are in normalized names) and
+``overrides`` must be there; ``listing-info`` and ``trial-type-info`` (index settings and
+strict mappings) fall back to the packaged copies in ``mappings/``, as the dictionary loads do,
+and the result says where each came from. Everything is read and validated before EVS is
+called, so a bad override fails the run at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from cdr_dagster.cdr.control import control_value
+from cdr_dagster.cdr.trial_info.groups import parse_labels, parse_tokens
+from cdr_dagster.cdr.trial_info.overrides import Override, parse_overrides
+
+CONTROL_GROUP = "trials"
+LABELS = "labels"
+TOKENS = "tokens"
+OVERRIDES = "overrides"
+LISTING_INFO = "listing-info"
+TRIAL_TYPE_INFO = "trial-type-info"
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+
+
+class TrialControlError(ValueError):
+    """A ctl value of group ``trials`` is missing or unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """Settings and mappings of one index, and where they were read."""
+
+    body: dict[str, Any]
+    source: str
+
+
+@dataclass(frozen=True)
+class TrialControl:
+    """Everything the load takes from ``ctl``."""
+
+    labels: list[dict[str, str]]
+    tokens: frozenset[str]
+    overrides: dict[str, Override]
+    listing_definition: IndexDefinition
+    trial_type_definition: IndexDefinition
+
+
+def _required(conn: Connection, name: str) -> str:
+    value = control_value(conn, CONTROL_GROUP, name)
+    if value is None or not value.strip():
+        raise TrialControlError(f"no active ctl row {CONTROL_GROUP}/{name} (or it is empty)")
+    return value
+
+
+def index_definition(conn: Connection, name: str) -> IndexDefinition:
+    """The index definition in ctl ``trials/{name}``, or the packaged copy without one."""
+    where = f"ctl {CONTROL_GROUP}/{name}"
+    text = control_value(conn, CONTROL_GROUP, name)
+    if text is None:
+        path = MAPPINGS_DIR / f"{name}.json"
+        where = f"packaged {path.name} (no active {where} row)"
+        text = path.read_text(encoding="utf-8")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise TrialControlError(f"can't load index definition from {where}: {exc}") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("mappings"), dict):
+        raise TrialControlError(f"{where} is not an index definition (no 'mappings' object)")
+    return IndexDefinition(body, where)
+
+
+def read_trial_control(conn: Connection) -> TrialControl:
+    """Read and validate every ``trials`` value (module docstring)."""
+    labels_text = _required(conn, LABELS)
+    try:
+        labels = parse_labels(labels_text)
+    except ValueError as exc:
+        raise TrialControlError(str(exc)) from exc
+    return TrialControl(
+        labels=labels,
+        tokens=parse_tokens(_required(conn, TOKENS)),
+        overrides=parse_overrides(_required(conn, OVERRIDES)),
+        listing_definition=index_definition(conn, LISTING_INFO),
+        trial_type_definition=index_definition(conn, TRIAL_TYPE_INFO),
+    )
