@@ -14,8 +14,10 @@ name): YAML syntax and duplicate keys, unknown or missing keys, names that are n
 or are used twice, unknown jobs, cron strings Dagster rejects, tiers that are not CDR tiers, and
 run config the job's Config rejects.
 
-Run config is validated against the job itself, with :func:`dagster.validate_run_config`. A job
-from ``@job`` or ``define_asset_job`` usually gets its resources only in ``Definitions``; for the
+Run config that holds only op config (the usual case) is checked against each op's own Config
+type, which is exact and cheap. Anything else is validated against the job itself, with
+:func:`dagster.validate_run_config`. A job
+from ``@job`` or ``define_asset_job`` usually gets its resources only in ``Definitions``; for that
 check, each resource key the job needs but has not bound is given a stand-in resource that
 accepts any config, and the job is resolved through a ``Definitions`` of its own. So op and
 asset config are checked exactly, while config for such resources (rare in a schedule: they are
@@ -148,28 +150,42 @@ def load_schedules(
             source, [f"the jobs mapping must be keyed by job name: {', '.join(mismatched)}"]
         )
     table, problems = _read(Path(path))
-    resolved = _resolve_together(
-        [jobs[e.job] for e in (*table.schedules, *table.on_demand) if e.job in jobs], assets
-    )
-    for entry in (*table.schedules, *table.on_demand):
+    entries = (*table.schedules, *table.on_demand)
+    partitions: dict[str, dg.PartitionsDefinition | None] = {}
+    resolved: dict[str, dg.JobDefinition] | None = None
+    for entry in entries:
         job = jobs.get(entry.job)
         if job is None:
             known = ", ".join(sorted(jobs)) or "none"
             problems.append(f"{entry.label}: unknown job {entry.job!r} (known jobs: {known})")
             continue
         try:
-            if entry.job not in resolved:
-                resolved[entry.job] = _resolve_for_validation(job, assets)
-            dg.validate_run_config(resolved[entry.job], entry.run_config)
+            shape = _op_shape(job, assets)
+            if shape is not None and set(entry.run_config) <= {"ops"}:
+                rejected = _op_config_problems(shape, entry.run_config.get("ops") or {})
+                if rejected:
+                    problems.append(
+                        f"{entry.label}: job {entry.job!r} rejects the run_config: "
+                        + "; ".join(rejected)
+                    )
+                    continue
+                partitions.setdefault(entry.job, shape.partitions_def)
+            else:
+                if resolved is None:
+                    resolved = _resolve_together(
+                        [jobs[e.job] for e in entries if e.job in jobs], assets
+                    )
+                if entry.job not in resolved:
+                    resolved[entry.job] = _resolve_for_validation(job, assets)
+                dg.validate_run_config(resolved[entry.job], entry.run_config)
+                partitions.setdefault(entry.job, resolved[entry.job].partitions_def)
         except dg.DagsterInvalidConfigError as exc:
             problems.append(f"{entry.label}: job {entry.job!r} rejects the run_config: {exc}")
         except (dg.DagsterInvalidDefinitionError, dg.DagsterInvariantViolationError) as exc:
             problems.append(f"{entry.label}: job {entry.job!r} cannot be validated: {exc}")
         else:
-            partitions = resolved[entry.job].partitions_def
-            if partitions is not None and not isinstance(
-                partitions, dg.TimeWindowPartitionsDefinition
-            ):
+            found = partitions[entry.job]
+            if found is not None and not isinstance(found, dg.TimeWindowPartitionsDefinition):
                 problems.append(
                     f"{entry.label}: job {entry.job!r} has partitions that are not time windows; "
                     "schedule it in Python instead"
@@ -177,7 +193,7 @@ def load_schedules(
     if problems:
         raise ScheduleConfigError(source, problems)
     return [
-        _schedule_definition(entry, jobs[entry.job], resolved[entry.job], tier)
+        _schedule_definition(entry, jobs[entry.job], partitions[entry.job], tier)
         for entry in table.schedules
     ]
 
@@ -309,6 +325,76 @@ def _parse_entry(
 # --- validation and building -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _OpShape:
+    """What the quick check needs of a job: its top-level ops' config fields and partitions."""
+
+    op_fields: dict[str, dg.Field | None]
+    partitions_def: dg.PartitionsDefinition | None
+
+
+def _op_shape(job: SchedulableJob, assets: Sequence[Any]) -> _OpShape | None:
+    """The op config fields of ``job``, or None when only a full resolution can tell.
+
+    Building a job's whole run-config schema costs tens of milliseconds per job, on every load
+    of the code location; an entry's run config is almost always op config only, which each
+    op's own Config type checks exactly. Jobs with nested graphs take the full path.
+    """
+    if isinstance(job, dg.JobDefinition):
+        fields: dict[str, dg.Field | None] = {}
+        for node in job.graph.nodes:
+            if not isinstance(node.definition, dg.OpDefinition):
+                return None
+            schema = node.definition.config_schema
+            fields[node.name] = schema.as_field() if schema is not None else None
+        return _OpShape(fields, job.partitions_def)
+    if not assets:
+        return None
+    try:
+        keys = job.selection.resolve(assets)
+    except Exception:  # noqa: BLE001 - the full resolution reports the real problem
+        return None
+    selected = [a for a in assets if isinstance(a, dg.AssetsDefinition) and a.keys & keys]
+    if not selected or any(not isinstance(a.node_def, dg.OpDefinition) for a in selected):
+        return None
+    found = {a.partitions_def for a in selected}
+    if len(found) > 1:
+        return None
+    fields = {}
+    for asset in selected:
+        schema = asset.node_def.config_schema
+        fields[asset.node_def.name] = schema.as_field() if schema is not None else None
+    return _OpShape(fields, next(iter(found)))
+
+
+def _op_config_problems(shape: _OpShape, ops: Any) -> list[str]:
+    """What the ops' Config rejects in the ``ops`` section of a run config (empty when valid)."""
+    from dagster._config import process_config
+
+    if not isinstance(ops, Mapping):
+        return [f"ops must be a mapping, not {ops!r}"]
+    problems = [
+        f"no op named {name!r} in the job (its ops: {', '.join(sorted(shape.op_fields))})"
+        for name in ops
+        if name not in shape.op_fields
+    ]
+    for name, op_field in shape.op_fields.items():
+        given = ops.get(name)
+        if given is not None and (not isinstance(given, Mapping) or set(given) - {"config"}):
+            problems.append(f"ops.{name} may hold only 'config', not {given!r}")
+            continue
+        if op_field is None:
+            if given and given.get("config") is not None:
+                problems.append(f"op {name!r} takes no config")
+            continue
+        if (given is None or "config" not in given) and not op_field.is_required:
+            continue
+        value = given["config"] if given is not None and "config" in given else {}
+        result = process_config(op_field.config_type, value)
+        problems.extend(f"ops.{name}.config: {error.message}" for error in result.errors or ())
+    return problems
+
+
 def _stand_in_resource() -> dg.ResourceDefinition:
     return dg.ResourceDefinition(
         resource_fn=lambda _: None,
@@ -359,7 +445,10 @@ def _resolve_for_validation(job: SchedulableJob, assets: Sequence[Any]) -> dg.Jo
 
 
 def _schedule_definition(
-    entry: ScheduleEntry, job: SchedulableJob, resolved: dg.JobDefinition, tier: str
+    entry: ScheduleEntry,
+    job: SchedulableJob,
+    partitions: dg.PartitionsDefinition | None,
+    tier: str,
 ) -> dg.ScheduleDefinition:
     status = (
         dg.DefaultScheduleStatus.RUNNING
@@ -384,7 +473,6 @@ def _schedule_definition(
         "description": entry.description,
         "metadata": metadata,
     }
-    partitions = resolved.partitions_def
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
         return dg.ScheduleDefinition(
             execution_fn=_last_partition_fn(partitions, entry.run_config), **common
