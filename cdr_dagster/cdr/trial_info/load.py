@@ -36,6 +36,7 @@ from typing import Any
 from cdr_dagster.cdr.trial_info.checks import CHECK_CONCEPTS, CHECK_FIELDS, CHECK_URLS
 from cdr_dagster.cdr.trial_info.concepts import (
     DEFAULT_LIMIT,
+    ROOTS,
     Concept,
     Fetch,
     Walk,
@@ -143,6 +144,10 @@ def build_listing(
             progress=progress,
         )
         concepts = list(walk.concepts.values())
+        if not concepts:  # an empty listing index would empty every listing page
+            raise TrialLoadError(
+                f"EVS returned no concepts for the roots {', '.join(ROOTS)}; nothing loaded"
+            )
         source = "EVS"
         log(f"fetched {len(concepts)} concepts in {datetime.now() - started}")
     else:
@@ -264,7 +269,7 @@ def listing_problems(document: Mapping[str, Any]) -> list[str]:
         for part in ("label", "normalized"):
             if not _nonempty_string(name.get(part)):
                 problems.append(f"no name.{part}")
-    url = document.get("pretty_url_name", "absent")
+    url = document.get("pretty_url_name")
     if url is not None and (not isinstance(url, str) or len(url) > MAX_URL_LENGTH):
         problems.append(f"pretty_url_name {url!r} is neither null nor a name of at most 75")
     return problems
