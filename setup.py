@@ -15,6 +15,7 @@ setup(
         "cdr_dagster": [
             "schedules.yaml",
             "demo/data/*",
+            "demo/data/ctgov/*.json",
             "demo/scripts/*",
             "filters/*.xsl",
             "cdr/dictionaries/mappings/*.json",

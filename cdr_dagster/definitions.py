@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.assets.ctgov_trials import recent_ctgov_trials, recent_ctgov_trials_job
 from cdr_dagster.assets.dictionaries import (
     drug_dictionary,
     drug_dictionary_job,
@@ -37,7 +38,9 @@ from cdr_dagster.jobs.media_check import check_media_job
 from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
+from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
 from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
+from cdr_dagster.resources.ctgov import build_ctgov_resource
 from cdr_dagster.resources.defaults import build_resources
 from cdr_dagster.resources.search_index import build_search_index_resource
 from cdr_dagster.schedules import load_schedules
@@ -48,7 +51,13 @@ SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 
 settings = load_settings()
 
-assets = [glossary_dictionary, drug_dictionary, sftp_access_log, pdq_access_report]
+assets = [
+    glossary_dictionary,
+    drug_dictionary,
+    sftp_access_log,
+    pdq_access_report,
+    recent_ctgov_trials,
+]
 
 jobs = [
     smoke_test_job,
@@ -69,6 +78,8 @@ jobs = [
     drug_dictionary_job,
     sweep_files_job,
     check_media_job,
+    translation_queue_reports_job,
+    recent_ctgov_trials_job,
 ]
 
 defs = dg.Definitions(
@@ -84,5 +95,9 @@ defs = dg.Definitions(
         production_health_sensor,
         build_scheduled_job_request_sensor(jobs),
     ],
-    resources={**build_resources(settings), "search_index": build_search_index_resource()},
+    resources={
+        **build_resources(settings),
+        "search_index": build_search_index_resource(),
+        "ctgov": build_ctgov_resource(),
+    },
 )

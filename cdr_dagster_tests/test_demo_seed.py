@@ -469,6 +469,7 @@ def test_demo_env_names_absolute_demo_paths(demo: Path) -> None:
         "CDR_MAIL_OUTBOX": str(demo / "outbox"),
         "CDR_SFTP_LOCAL_DIR": str(demo / "sftp"),
         "CDR_ES_DUMP_DIR": str(demo / "es-dump"),
+        "CDR_CTGOV_LOCAL_DIR": str(demo / "ctgov"),
         "DAGSTER_HOME": str(demo / "dagster_home"),
         "CDR_AKAMAI_LOCAL_DIR": str(demo / "akamai-netstorage"),
         # Health and disk-space checks look at a loopback port where nothing listens.

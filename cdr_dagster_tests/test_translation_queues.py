@@ -17,7 +17,6 @@ import dagster as dg
 import pytest
 import yaml
 from lxml import html as lxml_html
-from sqlalchemy import create_engine
 
 from cdr_dagster.cdr.translation_queues import (
     UnknownQueueError,
@@ -536,15 +535,9 @@ def test_schedule_entries_load_and_request_the_right_runs(tmp_path: Path):
 
 def test_the_demo_produces_every_report(tmp_path: Path):
     from cdr_dagster.demo.seed import seed_demo
-    from cdr_dagster.demo.translation_queues import add_translation_queue_examples
 
     seed_demo(tmp_path / "demo", today=date(2025, 3, 12))
     url = f"sqlite:///{tmp_path / 'demo' / 'cdr.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        counts = add_translation_queue_examples(conn, datetime(2025, 3, 12, 9))
-    engine.dispose()
-    assert counts == {"glossary_translation_job": 2, "media_translation_job": 1}
     outbox = tmp_path / "outbox"
     db = CdrDatabaseResource(url=url)
     resources = {

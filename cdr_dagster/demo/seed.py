@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, inspect, select
 
 from cdr_dagster.cdr.schema import base_tables, create_schema
+from cdr_dagster.demo.ctgov import build_ctgov_pages
 from cdr_dagster.demo.database import load_database
 from cdr_dagster.demo.datafiles import DataFiles
 from cdr_dagster.demo.documents import load_documents
@@ -40,6 +41,7 @@ from cdr_dagster.demo.folders import (
     write_env,
 )
 from cdr_dagster.demo.publishing import plan_publishing
+from cdr_dagster.demo.translation_queues import add_translation_queue_examples
 from cdr_dagster.settings import TIERS
 
 DATABASE = "cdr.db"
@@ -54,6 +56,7 @@ FOLDERS = {
     "es-dump": "es-dump",
     "sweep": "sweep",
     "dagster_home": "dagster_home",
+    "ctgov": "ctgov",
 }
 #: What each folder is for, in the summary.
 FOLDER_ROLES = {
@@ -63,6 +66,7 @@ FOLDER_ROLES = {
     "es-dump": "Elasticsearch local mode (NDJSON dumps)",
     "sweep": "files for the file sweeper (some old)",
     "dagster_home": "Dagster instance (SQLite)",
+    "ctgov": "ClinicalTrials.gov stand-in (canned API v2 pages)",
 }
 
 
@@ -79,6 +83,7 @@ def demo_environment(root: Path) -> dict[str, str]:
         "CDR_MAIL_OUTBOX": str(root / FOLDERS["outbox"]),
         "CDR_SFTP_LOCAL_DIR": str(root / FOLDERS["sftp"]),
         "CDR_ES_DUMP_DIR": str(root / FOLDERS["es-dump"]),
+        "CDR_CTGOV_LOCAL_DIR": str(root / FOLDERS["ctgov"]),
         "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
         "CDR_AKAMAI_LOCAL_DIR": str(root / "akamai-netstorage"),
         # The demo reaches no server beyond this machine: the health and disk-space checks
@@ -192,6 +197,7 @@ def seed_demo(
     made = build_cdr_base(root / FOLDERS["cdr"], files, documents, plan, logs)
     build_sftp(root / FOLDERS["sftp"], logs)
     build_sweep(root / FOLDERS["sweep"], files)
+    build_ctgov_pages(root / FOLDERS["ctgov"], files)
     for key in ("outbox", "es-dump"):
         (root / FOLDERS[key]).mkdir(parents=True, exist_ok=True)
     write_dagster_home(root / FOLDERS["dagster_home"])
@@ -203,6 +209,7 @@ def seed_demo(
         create_schema(engine)
         with engine.begin() as conn:
             load_database(conn, files, documents, plan)
+            add_translation_queue_examples(conn, now)
     except BaseException:
         engine.dispose()
         temporary.unlink(missing_ok=True)
