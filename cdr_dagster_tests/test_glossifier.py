@@ -29,7 +29,12 @@ from cdr_dagster.assets.glossifier import (
     glossifier_terms_job,
 )
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.glossifier import CONCEPT_PATH, DICTIONARY_PATHS, name_key
+from cdr_dagster.cdr.glossifier import (
+    CONCEPT_PATH,
+    DICTIONARY_PATHS,
+    duplicates_message,
+    name_key,
+)
 from cdr_dagster.cdr.schema import (
     all_doc_versions,
     doc_type,
@@ -295,6 +300,23 @@ def closed_port() -> str:
 def test_name_keys():
     assert name_key("Sun’s  Soup") == "sun's soup"
     assert name_key("  Carcinoma\tIn\nSitu ") == "carcinoma in situ"
+
+
+def test_the_duplicates_report_sorts_a_missing_dictionary_first():
+    subject, body = duplicates_message(
+        {
+            ("tumor", "en", "Genetics"): [9, 3],
+            ("tumor", "en", None): [4, 5],
+            ("ablation", "es", "Cancer.gov"): [7, 8],
+        },
+        "ncias-d1234",
+    )
+    assert subject == "DUPLICATE GLOSSARY TERM NAME MAPPINGS ON NCIAS-D1234"
+    assert body.split("\n\n", 1)[1] == (
+        "ABLATION (language='es' dictionary='Cancer.gov')\n\tCDR0000000007\n\tCDR0000000008\n"
+        "\nTUMOR (language='en' dictionary=None)\n\tCDR0000000004\n\tCDR0000000005\n"
+        "\nTUMOR (language='en' dictionary='Genetics')\n\tCDR0000000009\n\tCDR0000000003\n"
+    )
 
 
 def test_every_server_gets_the_exact_payload_and_the_row_is_saved(

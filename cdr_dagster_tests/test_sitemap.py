@@ -23,7 +23,7 @@ from cdr_dagster.assets.sitemap import (
     dictionary_sitemap_job,
 )
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.schema import all_docs, doc_type, pub_proc_cg
+from cdr_dagster.cdr.schema import all_docs, ctl, doc_type, pub_proc_cg
 from cdr_dagster.cdr.sitemap import (
     DESTINATION,
     NAMESPACE,
@@ -335,6 +335,16 @@ def test_bad_lines_fail_the_run_and_nothing_is_uploaded(cdr_db: Engine, sftp_ser
     assert "2 bad line(s)" in text and "line 12: '43234;drug;English'" in text
     assert "line 13: '702758,drug,Spanish'" in text
     assert list(sftp_server.root.iterdir()) == []
+
+
+def test_a_missing_ctl_row_fails_the_run(cdr_db: Engine, tmp_path: Path):
+    seed(cdr_db)
+    with cdr_db.begin() as conn:
+        conn.execute(ctl.delete())
+    result = run(cdr_db, SftpResource(local_dir=str(tmp_path)))
+    assert not result.success
+    assert "no active ctl row dictionary/sitemap-entries" in error_text(result)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_drug_entry_on_a_glossary_document_fails_the_run(

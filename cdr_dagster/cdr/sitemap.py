@@ -68,13 +68,16 @@ _BATCH = 500
 class SitemapEntriesError(ValueError):
     """The CSV of sitemap entries has bad lines; ``bad_lines`` lists every one."""
 
-    def __init__(self, bad_lines: list[BadLine]) -> None:
+    def __init__(self, bad_lines: list[BadLine], message: str | None = None) -> None:
         self.bad_lines = bad_lines
-        listed = "; ".join(f"line {b.line}: {b.text!r}: {b.reason}" for b in bad_lines[:20])
-        more = f"; and {len(bad_lines) - 20} more" if len(bad_lines) > 20 else ""
-        super().__init__(
-            f"ctl {ENTRIES_GROUP}/{ENTRIES_NAME} has {len(bad_lines)} bad line(s): {listed}{more}"
-        )
+        if message is None:
+            listed = "; ".join(f"line {b.line}: {b.text!r}: {b.reason}" for b in bad_lines[:20])
+            more = f"; and {len(bad_lines) - 20} more" if len(bad_lines) > 20 else ""
+            message = (
+                f"ctl {ENTRIES_GROUP}/{ENTRIES_NAME} has {len(bad_lines)} bad line(s): "
+                f"{listed}{more}"
+            )
+        super().__init__(message)
 
 
 class SitemapDocumentError(ValueError):
@@ -190,7 +193,9 @@ def read_entries(conn: Connection) -> list[SitemapEntry]:
     """The entries in the CDR's ctl row; an error when the row is missing."""
     text = control_value(conn, ENTRIES_GROUP, ENTRIES_NAME)
     if text is None:
-        raise SitemapEntriesError([BadLine(0, "", "the ctl row does not exist or is inactive")])
+        raise SitemapEntriesError(
+            [], f"there is no active ctl row {ENTRIES_GROUP}/{ENTRIES_NAME} with the entries"
+        )
     return parse_entries(text)
 
 
