@@ -15,9 +15,9 @@ version and the last publishable version, and the results are saved the way the 
 4. ``new cwd``: the transformed CWD, if it differs from what was saved last (or from the CWD),
    becomes the working copy, without a version.
 
-Two XML strings "differ" when their canonical forms (C14N) differ, so attribute order and quoting
-are ignored but text is not. Every save is :func:`cdr_dagster.cdr.documents.save_document` with
-the job's comment as comment and audit reason.
+Two XML strings "differ" when they differ once parsed and serialized again, so quoting and
+spacing inside tags are ignored but text is not. Every save is
+:func:`cdr_dagster.cdr.documents.save_document` with the job's comment as comment and audit reason.
 
 What differs from the legacy harness, on purpose:
 
@@ -85,8 +85,11 @@ class Log(Protocol):
 
 
 def canonical(xml: str, name: str = "document") -> bytes:
-    """The C14N form of a document, for comparisons."""
-    return etree.tostring(parse_xml(xml, name=name), method="c14n")
+    """A document parsed and serialized again, for comparisons (quoting, spacing inside tags,
+    the XML declaration and the encoding no longer matter; text, order and values do).
+
+    Not C14N: libxml2 refuses to canonicalize the CDR's relative namespace URI."""
+    return etree.tostring(parse_xml(xml, name=name), encoding="utf-8")
 
 
 def differ(old: str, new: str, name: str = "document") -> bool:
@@ -209,10 +212,8 @@ def normalized_lines(xml: str) -> list[str]:
 
     def render(element: etree._Element, depth: int) -> None:
         pad = " " * depth
-        attributes = "".join(
-            f' {_rendered_name(k)}="{v}"'
-            for k, v in sorted((_rendered_name(k), v) for k, v in element.attrib.items())
-        )
+        named = sorted((_rendered_name(k), v) for k, v in element.attrib.items())
+        attributes = "".join(f' {name}="{value}"' for name, value in named)
         tag = etree.QName(element).localname
         children = [child for child in element if isinstance(child.tag, str)]
         text = _flat(element.text)
@@ -329,7 +330,7 @@ class GlobalChangeResult:
         """Documents per kind of save (``old cwd``, ``new pub``, ``new ver``, ``new cwd``)."""
         counts: Counter[str] = Counter()
         for outcome in self.documents:
-            counts.update(outcome.saved if not self.test_mode else outcome.would_save)
+            counts.update(list(outcome.would_save if self.test_mode else outcome.saved))
         return {kind: counts[kind] for kind in SAVE_KINDS if counts[kind]}
 
 

@@ -264,7 +264,9 @@ def remove_expired_links_op(
         ),
         "failed": dg.MetadataValue.json({d.cdr_id: d.error for d in result.failed}),
         "saves": dg.MetadataValue.json(result.save_counts()),
-        "links_removed": dg.MetadataValue.int(sum(len(v) for v in removed.values())),
+        "links_removed": dg.MetadataValue.int(
+            sum(len(removed.get(d.doc_id, ())) for d in result.changed)
+        ),
         "report": dg.MetadataValue.md(render_markdown(report)),
     }
     if result.output_folder is not None:
