@@ -294,10 +294,16 @@ def test_warnings_for_overlong_urls_and_label_twins() -> None:
     )
     assert grouping.dropped_urls == [long_name.lower()]
     assert messages == [
-        f"dropping overlong url for {long_name.lower()!r}",
         "override results in two 'lung cancer' groups",
+        f"dropping overlong url for {long_name.lower()!r}",
     ]
     assert grouping.groups[0].document(TOKENS)["pretty_url_name"] is None
+    # a URL given by an override replaces the overlong one without a warning
+    messages.clear()
+    grouping = group_concepts(
+        concepts(("C1", long_name)), parse_overrides("C1|<INHERIT>|hepatoblastoma"), messages.append
+    )
+    assert grouping.groups[0].url == "hepatoblastoma" and messages == []
 
 
 def test_url_clashes_are_listed_not_refused() -> None:

@@ -10,7 +10,8 @@ those stamped before ``today - keep_days`` are deleted (an index of the cutoff d
 
 :class:`IndexLoad` deletes its new index when anything fails before the swap, so a failure
 always leaves the alias where it was. A load that must not replace the live index (limited to
-some ids or a count) keeps its index un-aliased for inspection instead.
+some ids or a count) keeps its index un-aliased for inspection instead. A load writing two
+indexes one API reads moves both aliases in the same single call (:func:`swap_aliases`).
 """
 
 from __future__ import annotations

@@ -117,11 +117,6 @@ def group_concepts(
         warnings.append(message)
         log(message)
 
-    for group in groups:
-        group.url = listing_url(group.key)
-        if group.url is None:
-            dropped.append(group.key)
-            warn(f"dropping overlong url for {group.key!r}")
     used: dict[int, Group] = {}
     overridden: list[tuple[str, Override]] = []
     for group in groups:
@@ -141,15 +136,22 @@ def group_concepts(
         used[override.line_number] = group
         group.override = override
         overridden.append((group.key, override))
-        if override.url == BLANK:
-            group.url = None
-        elif override.url != INHERIT:
-            group.url = override.url
         if override.label != INHERIT:
             group.name = override.label
             twin = by_key.get(override.label.lower())
             if twin is not None and twin is not group:
                 warn(f"override results in two {override.label.lower()!r} groups")
+    for group in groups:
+        url = group.override.url if group.override else INHERIT
+        if url == BLANK:
+            group.url = None
+        elif url != INHERIT:
+            group.url = url
+        else:  # computed from the key, i.e. from the name before any new label
+            group.url = listing_url(group.key)
+            if group.url is None:
+                dropped.append(group.key)
+                warn(f"dropping overlong url for {group.key!r}")
     unused = {o.line_number: o for o in overrides.values() if o.line_number not in used}
     return Grouping(
         groups=groups,

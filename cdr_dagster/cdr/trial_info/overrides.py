@@ -10,7 +10,6 @@ line, a blank one included, makes the whole set invalid: the load fails before E
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 BLANK = "<BLANK>"
@@ -88,9 +87,3 @@ def parse_overrides(text: str) -> dict[str, Override]:
                 )
             by_code[code] = override
     return by_code
-
-
-def distinct_overrides(by_code: Mapping[str, Override]) -> list[Override]:
-    """The overrides of :func:`parse_overrides`, once each, in line order."""
-    unique = {override.line_number: override for override in by_code.values()}
-    return [unique[number] for number in sorted(unique)]
