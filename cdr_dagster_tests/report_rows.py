@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import insert, select
@@ -224,3 +225,19 @@ def dis_xml(title: str, modified: str | None = None) -> str:
         + (f"<DateLastModified>{modified}</DateLastModified>" if modified else "")
         + "</DrugInformationSummary>"
     )
+
+
+def load_demo(engine: Engine, folder: Path, now: datetime) -> None:
+    """The demo's CDR content, with the extra report documents, seeded at ``now``."""
+    from cdr_dagster.demo import seed
+    from cdr_dagster.demo.database import load_database
+    from cdr_dagster.demo.datafiles import DataFiles
+    from cdr_dagster.demo.documents import load_documents
+    from cdr_dagster.demo.publishing import plan_publishing
+    from cdr_dagster.demo.reports_data import report_documents
+
+    files = DataFiles(now=now, folders={name: str(folder / name) for name in seed.FOLDERS})
+    documents = sorted(load_documents(files) + report_documents(files), key=lambda d: d.id)
+    plan = plan_publishing(files.json("publishing.json")["jobs"], documents)
+    with engine.begin() as conn:
+        load_database(conn, files, documents, plan)

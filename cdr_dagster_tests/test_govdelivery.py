@@ -7,15 +7,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from lxml import html as lxml_html
 
 from cdr_dagster.cdr import govdelivery as gd
 from cdr_dagster.cdr.xml import parse_xml
-from cdr_dagster.jobs.govdelivery import GovDeliveryReportsConfig, govdelivery_reports_job
+from cdr_dagster.jobs.govdelivery import (
+    GovDeliveryReportsConfig,
+    govdelivery_reports_job,
+    save_report_file,
+)
 from cdr_dagster.reports import render_html, render_markdown
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.report_rows import (
     PUSH,
@@ -24,6 +30,7 @@ from cdr_dagster_tests.report_rows import (
     add_pub_job,
     board_xml,
     dis_xml,
+    load_demo,
     summary_xml,
 )
 from cdr_dagster_tests.test_data_partners_rows import checked_db
@@ -492,3 +499,69 @@ def test_no_window_fails_the_run(cdr_db, mailbox, tmp_path):
     assert "need two successful" in str(
         result.failure_data_for_node("govdelivery_reports_op").error
     )
+
+
+def test_the_demo_produces_both_reports(cdr_db, mailbox, tmp_path):
+    """Seeded on Wednesday 2025-03-12: last week's window is 2025-02-28 to 2025-03-07."""
+    load_demo(cdr_db, tmp_path, datetime(2025, 3, 12, 9, 0))
+    result = run(cdr_db, mailbox, tmp_path, mode="live")
+    assert result.success
+    english, spanish = mailbox.messages
+    assert english.message["Subject"] == (
+        "[DEV] GovDelivery New/Changed English Summaries Report (2025-02-28 to 2025-03-07)"
+    )
+    meta = metadata(result)
+    assert meta["english_rows"].value == {
+        "New Health Professional Summaries (1)": 1,
+        "Revised Health Professional Summaries (2, excluding editorial changes)": 3,
+        "New Patient Summaries": 1,
+        "Revised Patient Summaries": 1,
+        "New Drug Information Summaries": 1,
+        "Revised Drug Information Summaries": 1,
+    }
+    assert meta["spanish_rows"].value == {
+        "New Health Professional Summaries (1)": 1,
+        # the new translation's DateLastModified is in the window too
+        "Revised Health Professional Summaries (2, excluding editorial changes)": 2,
+        "New Patient Summaries": 0,
+        "Revised Patient Summaries": 1,
+    }
+    markdown = meta["spanish_report"].value
+    assert "Cancer Genetics" in markdown and "Adult Treatment" in markdown
+    assert "en estadio IV" in markdown
+
+
+def test_the_proposed_schedule_loads(tmp_path):
+    path = tmp_path / "schedules.yaml"
+    path.write_text(
+        """
+schedules:
+  - name: govdelivery_reports_weekly
+    job: govdelivery_reports
+    cron: "0 7 * * 1"
+    tiers: [PROD]
+    description: Mondays at 07:00, after Friday's weekly publishing.
+    legacy_name: Gov Delivery Weekly Reports
+    legacy_class: gov_delivery_reports.ReportTask
+    run_config:
+      ops:
+        govdelivery_reports_op:
+          config:
+            mode: live
+            reports: [english, spanish]
+"""
+    )
+    (schedule,) = load_schedules(path, {"govdelivery_reports": govdelivery_reports_job}, "PROD")
+    assert schedule.cron_schedule == "0 7 * * 1"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_a_report_saved_in_the_same_second_gets_its_own_file(tmp_path):
+    first = save_report_file(tmp_path / "reports", "gd-english-20240513T070000", ".html", "one")
+    second = save_report_file(tmp_path / "reports", "gd-english-20240513T070000", ".html", "twö")
+    assert (first.name, second.name) == (
+        "gd-english-20240513T070000.html",
+        "gd-english-20240513T070000-2.html",
+    )
+    assert first.read_text() == "one" and second.read_text(encoding="utf-8") == "twö"
+    assert {p.name for p in (tmp_path / "reports").iterdir()} == {first.name, second.name}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -22,6 +23,7 @@ from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.reports import render_html
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.report_rows import (
     NS,
@@ -29,6 +31,7 @@ from cdr_dagster_tests.report_rows import (
     add_document,
     add_pub_job,
     dis_xml,
+    load_demo,
     summary_xml,
 )
 from cdr_dagster_tests.test_data_partners_rows import checked_db
@@ -609,3 +612,61 @@ def test_config_validation_and_legacy_options():
     config = MonthlyStatsConfig(**converted.config)
     assert config.email and split_sections(config.sections) == ["summary", "dis"]
     assert config.max_docs == 5 and config.log_level == "debug"
+
+
+def test_the_demo_produces_last_months_report(cdr_db, mailbox, tmp_path):
+    """Seeded on 2025-03-12: the newest partition is February 2025, which the demo fills."""
+    load_demo(cdr_db, tmp_path, datetime(2025, 3, 12, 9, 0))
+    with dg.partition_loading_context(effective_dt=datetime(2025, 3, 12, 9, 0)):
+        partition = monthly_stats_partitions.get_last_partition_key()
+    assert partition == "2025-02-01"
+    result = run(cdr_db, mailbox, tmp_path, partition=partition, mode="live")
+    assert result.success
+    (message,) = mailbox.messages
+    assert message.message["Subject"] == "[DEV] Monthly PCIB Statistics Report for February 2025"
+    counts = {name: dict(rows) for name, rows in metadata(result)["counts"].value.items()}
+    assert counts["summary"]["Total Summaries - New"] == 2
+    assert counts["summary"]["- Pat. Summaries (ES)"] == 1
+    assert counts["glossary"]["Audio - New"] >= 1
+    assert counts["genetics"] == {"Genetics Professionals - New": 1}
+    assert counts["boardmembers"] == {"- Editorial": 1, "- Advisory": 1}
+    assert counts["boardmeetings"]["- WebEx Meetings"] >= 1
+    assert counts["image"]["- New"] + counts["image"]["- Revised"] >= 1
+
+
+SCHEDULE_ENTRY = """
+schedules:
+  - name: monthly_stats_report_monthly
+    job: monthly_stats_report
+    cron: "0 8 1 * *"
+    tiers: [PROD]
+    description: The 1st of each month at 08:00, the previous month's PCIB statistics.
+    legacy_name: PCIB Statistics Report
+    legacy_class: pcib_stats.ReportTask
+    run_config:
+      ops:
+        monthly_stats_report_op:
+          config:
+            mode: live
+"""
+
+
+def test_the_proposed_schedule_requests_the_previous_month(tmp_path):
+    path = tmp_path / "schedules.yaml"
+    path.write_text(SCHEDULE_ENTRY)
+    schedules = load_schedules(path, {"monthly_stats_report": monthly_stats_report_job}, "PROD")
+    none = dg.ResourceDefinition.none_resource()
+    defs = dg.Definitions(
+        jobs=[monthly_stats_report_job],
+        schedules=schedules,
+        resources={"cdr_db": none, "email": none, "commands": none},
+    )
+    schedule = defs.resolve_schedule_def("monthly_stats_report_monthly")
+    assert schedule.execution_timezone == "America/New_York"
+    tick = datetime(2024, 6, 1, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+    with dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    ) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2024-05-01" and request.run_key == "2024-05-01"
+    assert request.run_config == {"ops": {"monthly_stats_report_op": {"config": {"mode": "live"}}}}

@@ -106,17 +106,27 @@ def query_timeout(conn, seconds: int):  # noqa: ANN001, ANN201 - a SQLAlchemy Co
         yield
 
 
-def write_report_file(path: Path, page: str) -> None:
-    """Write the page as UTF-8 atomically: a temporary file in the folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def save_report_file(folder: Path, stem: str, suffix: str, page: str) -> Path:
+    """Save the page as UTF-8 under ``stem + suffix`` in ``folder`` and return the path.
+
+    Written to a temporary file first, then linked into place without replacing anything: a
+    report saved in the same second (two runs of a backfill) gets ``stem-2``, ``stem-3``...
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", dir=folder)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(page.encode("utf-8"))
-        os.replace(temporary, path)
-    except BaseException:
+        number = 1
+        while True:
+            path = folder / f"{stem}{'' if number == 1 else f'-{number}'}{suffix}"
+            try:
+                os.link(temporary, path)
+                return path
+            except FileExistsError:
+                number += 1
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @dg.op(
@@ -171,8 +181,7 @@ def govdelivery_reports_op(
                 page = render_html(report)
                 stamp = datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M%S")
                 test = ".test" if config.mode == "test" else ""
-                saved = folder / f"gd-{key}-{stamp}{test}.html"
-                write_report_file(saved, page)
+                saved = save_report_file(folder, f"gd-{key}-{stamp}", f"{test}.html", page)
                 context.log.info(f"created {saved}")
                 metadata[f"{key}_report"] = dg.MetadataValue.md(render_markdown(report))
                 metadata[f"{key}_file"] = dg.MetadataValue.path(str(saved))

@@ -142,7 +142,7 @@ def monthly_stats_report_op(
     from zoneinfo import ZoneInfo
 
     from cdr_dagster.cdr import monthly_stats as ms
-    from cdr_dagster.jobs.govdelivery import write_report_file
+    from cdr_dagster.jobs.govdelivery import save_report_file
     from cdr_dagster.reports import render_html, render_markdown
 
     now = datetime.now(ZoneInfo(TIMEZONE))
@@ -174,8 +174,8 @@ def monthly_stats_report_op(
     )
     page = render_html(report)
     test = ".test" if config.mode == "test" else ""
-    saved = Path(commands.basedir) / "reports" / f"cdr-stats-{now:%Y%m%dT%H%M%S}{test}.html"
-    write_report_file(saved, page)
+    folder = Path(commands.basedir) / "reports"
+    saved = save_report_file(folder, f"cdr-stats-{now:%Y%m%dT%H%M%S}", f"{test}.html", page)
     context.log.info(f"created {saved}")
     metadata: dict[str, dg.RawMetadataValue] = {
         "title": title,
