@@ -396,6 +396,29 @@ def test_a_refused_document_deletes_both_new_indexes(
     assert checks(result) == {}  # the load failed before the checks
 
 
+def test_a_refused_alias_move_moves_neither_alias(
+    cdr_db: Engine,
+    mailbox: SmtpServer,
+    evs_server: HTTPServer,
+    search_cluster: SearchCluster,  # noqa: F811
+) -> None:
+    """An index named like the trial type alias makes the cluster refuse the one _aliases
+    call: the listing alias does not move either (the legacy loader moved it first)."""
+    seed_cdr(cdr_db)
+    clash = f"{search_cluster.prefix}trialtypeinfov1"
+    search_cluster.client().indices.create(index=clash)
+    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
+    result = run(defs)
+    assert not result.success
+    listing_alias = f"{search_cluster.prefix}listinginfov1"
+    assert aliased(search_cluster, listing_alias) == []
+    assert indexes(search_cluster, listing_alias) == []
+    assert indexes(search_cluster, clash) == []  # the new trial type index is gone too
+    [mail] = mailbox.messages
+    assert mail.message["Subject"] == SUBJECT
+    assert "moving aliases" in mail.message.get_content()
+
+
 # --- limited, test and dump runs --------------------------------------------------------------
 
 
