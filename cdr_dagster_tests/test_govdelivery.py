@@ -16,6 +16,7 @@ from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster.jobs.govdelivery import (
     GovDeliveryReportsConfig,
     govdelivery_reports_job,
+    query_timeout,
     save_report_file,
 )
 from cdr_dagster.reports import render_html, render_markdown
@@ -565,3 +566,10 @@ def test_a_report_saved_in_the_same_second_gets_its_own_file(tmp_path):
     )
     assert first.read_text() == "one" and second.read_text(encoding="utf-8") == "twö"
     assert {p.name for p in (tmp_path / "reports").iterdir()} == {first.name, second.name}
+
+
+def test_the_timeout_option_limits_each_query_on_postgresql(cdr_db):
+    with cdr_db.connect() as conn, query_timeout(conn, 7):
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "7s"
+    with cdr_db.connect() as conn:  # the limit ended with the run's transaction
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
