@@ -460,6 +460,8 @@ def test_titles_and_month_bounds():
         "PCIB Statistics Report from 2024-01-01 to 2024-03-31"
     )
     assert ms.previous_month(date(2024, 6, 1)) == MAY
+    assert ms.months_before(date(2024, 8, 31), 6) == date(2024, 2, 29)
+    assert ms.months_before(date(2024, 5, 1), 6) == date(2023, 11, 1)
     assert ms.previous_month(date(2024, 1, 31)) == ms.StatsRange(
         date(2023, 12, 1), date(2023, 12, 31)
     )

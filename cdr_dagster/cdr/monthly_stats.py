@@ -17,12 +17,12 @@ is not lost. Text values (``query_term`` dates) compare as text, as in the legac
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
@@ -105,10 +105,17 @@ class StatsRange:
         return self.start.isoformat() <= str(value) < self.after.isoformat()
 
 
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier, or that month's last day (as SQL Server's DATEADD)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
 def previous_month(today: date) -> StatsRange:
     """The calendar month before ``today``'s month."""
-    first = today.replace(day=1) - relativedelta(months=1)
-    return StatsRange(first, today.replace(day=1) - timedelta(days=1))
+    last = today.replace(day=1) - timedelta(days=1)
+    return StatsRange(last.replace(day=1), last)
 
 
 def report_title(title: str, days: StatsRange, month: StatsRange | None) -> str:
@@ -485,7 +492,7 @@ def board_members_section(conn: Connection, days: StatsRange) -> Section:
         joins = joins.join(table, and_(on, _block(table.c.node_loc) == _block(b.c.node_loc)))
         same.append(table)
     i, r, t = same
-    invited_since = (days.start - relativedelta(months=6)).isoformat()
+    invited_since = months_before(days.start, 6).isoformat()
     stmt = (
         select(d.c.id, d.c.title, b.c.value)
         .select_from(joins)
