@@ -354,3 +354,37 @@ def test_a_block_with_malformed_lines_gives_what_reading_each_line_gives():
     got = [(i.line_number, i.text) if isinstance(i, MalformedLine) else i for i in items]
     assert got == expected
     assert len([g for g in got if isinstance(g, tuple)]) == 4
+
+
+def test_lines_the_block_check_refuses_give_what_reading_each_line_gives():
+    """Both markers on a line, a marker twice, non-ASCII text, a tab, a carriage return, a
+    short line and an empty path: each one is read the way :func:`parse_raw_line` reads it,
+    and the clean lines around them are kept as they are."""
+    from cdr_dagster.cdr.sftp_logs import LogLineError, month_years, parse_raw_line
+
+    stamp = "2025 Feb  3 10:11:12 h sshd[7]:"
+    odd = [
+        f'{stamp} open "/pdq/full/x]: session opened for local user y" flags READ',
+        f"{stamp} session opened for local user acme from [x]: open z",
+        f'{stamp} open "/pdq/full/a.xml" flags READ ]: open "/b"',
+        f'{stamp} open "/pdq/full/Résumé.xml" flags READ mode 0666',
+        f'{stamp} open "/pdq/full/a.xml"\tflags READ',
+        f'{stamp} open "/pdq/full/a.xml" flags READ\r',
+        ']: open "x"',
+        f'{stamp} open "" flags READ mode 0666',
+        f'{stamp} open " flags READ mode 0666',
+    ]
+    lines = [SESSION_LINE, OPEN_LINE] * 50
+    for offset, line in enumerate(odd):
+        lines[10 + offset * 9] = line
+    expected: list[str | tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            expected.append(parse_raw_line(line.strip(), month_years(TODAY)).text)
+        except LogLineError:
+            expected.append((number, line.strip()))
+    stream = io.BytesIO("\n".join(lines).encode())
+    items = list(normalize_raw_log(stream, "odd.log", TODAY))
+    got = [(i.line_number, i.text) if isinstance(i, MalformedLine) else i for i in items]
+    assert got == expected
+    assert {n for n, _ in (g for g in got if isinstance(g, tuple))} == {11, 65, 83}

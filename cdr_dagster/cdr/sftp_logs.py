@@ -26,14 +26,17 @@ Choices that differ from the legacy code, on purpose:
 - text is UTF-8 everywhere; undecodable bytes become U+FFFD instead of stopping the run;
 - a partial last line (a run killed while appending) is cut off before new lines go in.
 
-Raw logs are scanned in large binary blocks with ``bytes.find`` for the two markers, so the
-lines nobody wants never reach Python code one by one; memory stays flat whatever the size of
-the log (see ``benchmarks/log_parsing.py``). No Dagster here (DESIGN 3.1).
+Raw logs are read about a megabyte of lines at a time by the text layer's own line reader;
+one comprehension keeps the wanted lines and puts their cached ISO dates in place, and one
+regular expression checks the whole block, so a line nobody wants costs a substring test or
+two and a well-formed wanted line a dictionary lookup and a concatenation; memory stays flat whatever the size
+of the log (see ``benchmarks/log_parsing.py``). No Dagster here (DESIGN 3.1).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -213,13 +216,19 @@ def parse_normalized_line(text: str) -> LogEvent:
 # ---------------------------------------------------------------------------------------------
 
 
-#: What a block of normalized lines looks like when every line is well formed; the date itself
-#: is checked when it is computed. A block that does not match is gone through line by line.
-_LINE_PATTERN = (
-    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: "
-    r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)'
+#: The rest of a well-formed wanted line after its date, exactly as :func:`parse_raw_line`
+#: writes it: printable ASCII tokens separated by single spaces (no tab, no run of spaces, no
+#: trailing space), a session opened for a login or an open of a quoted path without spaces.
+#: Any other wanted line (a path with spaces, non-ASCII text, odd spacing) is read by
+#: :func:`parse_raw_line` itself.
+_CLEAN_REST = (
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2} [!-~]+ sshd\[[0-9]+\]: "
+    r'(?:session opened for local user [!-~]+|open "[!-~]*")(?: [!-~]+)*'
 )
-_NORMALIZED_LINE = re.compile(_LINE_PATTERN)
+_LINE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2} " + _CLEAN_REST
+#: Clean normalized lines, each ending with a newline: one match checks a whole block, and
+#: stops at the start of the first line that is not clean.
+_NORMALIZED_BLOCK = re.compile(rf"(?:{_LINE_PATTERN}\n)*")
 
 
 def _wanted_in_block(text: str, first_line: int) -> Iterator[tuple[int, str]]:
@@ -268,38 +277,29 @@ def open_log(path: Path) -> BinaryIO:
     return open(path, "rb")
 
 
-_HEAD = re.compile(r"(?:(\d{4}) +)?([A-Z][a-z]{2}) +(\d{1,2}) ")
-_HEAD_KEY = 12  # "2025 Mar  3 ": the longest usual date head
-#: A block of normalized lines, each matching :data:`_LINE_PATTERN`, whose dates were written
-#: here (``.{11}`` skips them); the digits are ASCII, a subset of ``\d`` (a line with other
-#: digits gets the careful path, which applies :data:`_LINE_PATTERN` itself).
-_NORMALIZED_REST_BLOCK = re.compile(
-    r"(?:.{11}[0-9][0-9]:[0-9][0-9]:[0-9][0-9] \S+ sshd\[[0-9]+\]: "
-    r'(?:session opened for local user \S+(?: [^\n]*)?|open "[^\n]*"[^\n]*)\n)*'
-)
-_SPLIT_MIN = 1 << 14
+_HEAD = re.compile(r"(?:([0-9]{4}) +)?([A-Z][a-z]{2}) +([0-9]{1,2}) ")
+#: How many characters of a line key the date cache: "2025 Mar  3 " is twelve; a year-less
+#: head ("Mar  3 ") is shorter, so its key also holds the start of the time.
+_HEAD_KEY = 12
+#: What the date cache gives for a line that does not start with a date: the block check
+#: never passes it, so the line is read by :func:`parse_raw_line`.
+_NO_DATE = "?"
+#: The date cache is emptied when it holds this many keys (year-less logs make one per minute).
+_MAX_HEADS = 1 << 16
 
 
-class _Normalizer:
-    """Normalizes the wanted lines of raw blocks (the hot loop of the s/FTP log asset).
+class _Heads(dict):
+    """{first twelve characters of a line: their normalized form}: the date of the line's
+    head as ``YYYY-MM-DD `` followed by whatever follows the head in the key, or
+    :data:`_NO_DATE`. Filled on demand; a lookup that hits costs a plain dict lookup."""
 
-    Per wanted line it only looks up the line's first twelve characters (the date, with or
-    without a year) in a cache and puts the ISO date in their place; whether the lines are
-    well formed is then checked for the whole block by one regular expression. A block that
-    fails the check is halved until its good parts are separated from small parts, which are
-    gone through line by line with :func:`parse_raw_line` (that finds and explains the
-    malformed lines).
-    """
+    def __init__(self, years: Mapping[int, int]) -> None:
+        super().__init__()
+        self.years = years
 
-    def __init__(self, today: date) -> None:
-        self.years = month_years(today)
-        self.heads: dict[str, tuple[str, int] | None] = {}
-
-    def head(self, key: str) -> tuple[str, int] | None:
-        """(``YYYY-MM-DD ``, length of the date head) for a line starting with ``key``, or
-        None when the line does not start with a date head that fits in the key."""
-        match = _HEAD.match(key)
-        found = None
+    def __missing__(self, key: str) -> str:
+        match = None if "\n" in key else _HEAD.match(key)
+        found = _NO_DATE
         if match:
             year, month, day = match.groups()
             number = _MONTHS.get(month)
@@ -307,106 +307,116 @@ class _Normalizer:
                 try:
                     value = date(int(year) if year else self.years[number], number, int(day))
                 except ValueError:
-                    value = None
-                if value is not None:
-                    found = (f"{value.isoformat()} ", match.end())
-        self.heads[key] = found
+                    pass
+                else:
+                    found = f"{value.isoformat()} {key[match.end() :]}"
+        if len(self) >= _MAX_HEADS:
+            self.clear()
+        self[key] = found
         return found
 
-    def block(self, text: str) -> list[str] | None:
-        """The normalized wanted lines of a block, or None if any of them needs a closer look."""
-        open_mark, session_mark = _OPEN_MARK, _SESSION_MARK
+
+class _Normalizer:
+    """Normalizes the wanted lines of raw blocks (the hot loop of the s/FTP log asset).
+
+    Per line, one comprehension only tests for the two markers and, for a wanted line, puts
+    the cached normalized form of its first twelve characters in their place. The block is
+    then checked at once: one regular expression says that every line is clean
+    (:data:`_CLEAN_REST`), one count that no line holds both markers (or one twice). Where
+    the check stops, that one line is read by :func:`parse_raw_line`, the reference reading
+    (normalized text, or malformed with the reason and the line number), and the check goes
+    on after it; so a malformed line costs little more than itself.
+    """
+
+    def __init__(self, today: date) -> None:
+        self.years = month_years(today)
+        self.heads = _Heads(self.years)
+
+    def block(self, lines: list[str], first_line: int, source: str) -> list[str | MalformedLine]:
+        """The normalized wanted lines of consecutive ``lines`` (each ending with a newline
+        but perhaps the last of the file), and the malformed ones; ``first_line`` is the
+        number of the first line and ``source`` names the file."""
+        if lines and lines[-1][-1:] != "\n":
+            lines[-1] += "\n"
+        open_mark, session_mark, heads = _OPEN_MARK, _SESSION_MARK, self.heads
         # " open" is in both markers (and in opendir lines): one test rejects most lines
-        wanted = [
-            line
-            for line in text.split("\n")
+        found: list[str | MalformedLine] = [
+            heads[line[:_HEAD_KEY]] + line[_HEAD_KEY:-1]
+            for line in lines
             if " open" in line and (open_mark in line or session_mark in line)
         ]
-        if not wanted:
-            return []
-        heads = self.heads
+        if not found:
+            return found
+        joined = "\n".join(found)  # type: ignore[arg-type]
+        joined += "\n"
+        clean = _NORMALIZED_BLOCK.match(joined).end()  # type: ignore[union-attr]
+        single = joined.count(open_mark) + joined.count(session_mark) == len(found)
+        if clean == len(joined) and single:
+            return found
+        return self._checked(found, joined, clean, single, lines, first_line, source)
+
+    def _checked(
+        self,
+        found: list[str | MalformedLine],
+        joined: str,
+        clean: int,
+        single: bool,
+        lines: list[str],
+        first_line: int,
+        source: str,
+    ) -> list[str | MalformedLine]:
+        """``found`` with every line the block check did not pass read by
+        :func:`parse_raw_line` instead (``clean``: where the check stopped; ``single``: every
+        line holds one marker)."""
+        open_mark, session_mark = _OPEN_MARK, _SESSION_MARK
+        numbered = [
+            (number, line)
+            for number, line in enumerate(lines, first_line)
+            if " open" in line and (open_mark in line or session_mark in line)
+        ]
+        items: list[str | MalformedLine] = []
+        start = index = 0
+        while True:
+            good = index + joined.count("\n", start, clean)
+            for at in range(index, good):
+                line = found[at]
+                if single or line.count(open_mark) + line.count(session_mark) == 1:  # type: ignore[union-attr]
+                    items.append(line)
+                else:
+                    items.append(self._read(*numbered[at], source))
+            if good == len(found):
+                return items
+            items.append(self._read(*numbered[good], source))
+            index = good + 1
+            start = joined.index("\n", clean) + 1
+            clean = _NORMALIZED_BLOCK.match(joined, start).end()  # type: ignore[union-attr]
+
+    def _read(self, line_number: int, line: str, source: str) -> str | MalformedLine:
+        """One wanted line read by :func:`parse_raw_line`."""
+        stripped = line.strip()
         try:
-            found = [(head := heads[line[:_HEAD_KEY]])[0] + line[head[1] :] for line in wanted]
-        except (KeyError, TypeError):  # a head not seen yet, or not a date head (None)
-            for line in wanted:
-                key = line[:_HEAD_KEY]
-                if (heads[key] if key in heads else self.head(key)) is None:
-                    return None
-            found = [
-                (head := heads[line[:_HEAD_KEY]])[0] + line[head[1] :]  # type: ignore[index]
-                for line in wanted
-            ]
-        joined = "\n".join(found) + "\n"
-        if _NORMALIZED_REST_BLOCK.match(joined).end() != len(joined):  # type: ignore[union-attr]
-            return None
-        if "  " in joined or " \n" in joined or "\t" in joined or "\r" in joined:
-            return None
-        return found
-
-    def split_block(
-        self, text: str, first_line: int, source: str
-    ) -> Iterator[list[str | MalformedLine]]:
-        """A block that :meth:`block` refused, as lists of items in order: it is halved (at a
-        line end) until the parts that :meth:`block` takes are separated from small parts read
-        by :meth:`careful_block`, so one malformed line does not slow its whole block down."""
-        pending = [(first_line, text, True)]
-        while pending:
-            first, part, refused = pending.pop()
-            if not refused:
-                lines = self.block(part)
-                if lines is not None:
-                    yield lines  # type: ignore[misc]
-                    continue
-            middle = part.rfind("\n", 0, len(part) // 2) + 1 if len(part) > _SPLIT_MIN else 0
-            if middle:
-                front = part[:middle]
-                pending.append((first + front.count("\n"), part[middle:], False))
-                pending.append((first, front, False))
-                continue
-            yield list(self.careful_block(part, first, source))
-
-    def careful_block(
-        self, text: str, first_line: int, source: str
-    ) -> Iterator[str | MalformedLine]:
-        """A block that :meth:`block` refused: lines that pass the fast rules are taken as they
-        are, the others are read by :func:`parse_raw_line` (normalized, or malformed with the
-        reason and the line number)."""
-        heads = self.heads
-        line_number = first_line - 1
-        for line in text.split("\n"):
-            line_number += 1
-            if _OPEN_MARK not in line and _SESSION_MARK not in line:
-                continue
-            key = line[:_HEAD_KEY]
-            head = heads[key] if key in heads else self.head(key)
-            if head is not None:
-                normalized = head[0] + line[head[1] :]
-                if (
-                    _NORMALIZED_LINE.fullmatch(normalized)
-                    and "  " not in normalized
-                    and "\t" not in normalized
-                    and not normalized[-1:].isspace()
-                ):
-                    yield normalized
-                    continue
-            stripped = line.strip()
-            try:
-                yield parse_raw_line(stripped, self.years).text
-            except LogLineError as exc:
-                yield MalformedLine(source, line_number, str(exc), stripped)
+            return parse_raw_line(stripped, self.years).text
+        except LogLineError as exc:
+            return MalformedLine(source, line_number, str(exc), stripped)
 
 
 def _normalized_blocks(
     stream: BinaryIO, source: str, today: date
 ) -> Iterator[list[str | MalformedLine]]:
-    """The items of :func:`normalize_raw_log`, a list per block (or part of a block)."""
+    """The items of :func:`normalize_raw_log`, a list per block of lines.
+
+    The lines come from the text layer's own line reader (UTF-8, undecodable bytes as U+FFFD,
+    lines ended by ``\\n`` only), about a megabyte of them at a time.
+    """
     normalizer = _Normalizer(today)
-    for first_line, text in iter_blocks(stream):
-        lines = normalizer.block(text)
-        if lines is not None:
-            yield lines  # type: ignore[misc]
-        else:
-            yield from normalizer.split_block(text, first_line, source)
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+    try:
+        first_line = 1
+        while lines := text.readlines(_BLOCK):
+            yield normalizer.block(lines, first_line, source)
+            first_line += len(lines)
+    finally:
+        text.detach()
 
 
 def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
