@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -864,3 +865,31 @@ def test_exported_xml_entities_are_not_resolved(tmp_path: Path) -> None:
 def test_a_broken_filter_is_named() -> None:
     with pytest.raises(FilterError, match="'Broken' .* not a usable XSLT filter"):
         DictionaryFilter(FilterSource(None, "Broken", "<xsl:transform"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Patient",
+        "Health professional",
+        "Health  professional",
+        " Patient",
+        "Patient ",
+        "Health\tprofessional",
+        "Health\r\nprofessional\n",
+        "Health\u00a0professional",
+        "",
+    ],
+)
+def test_expected_ids_read_audiences_and_dictionaries_as_normalize_space_does(text: str) -> None:
+    """The expected ids read each Audience and Dictionary as XPath normalize-space() does,
+    leaf or not (only XML white space is collapsed)."""
+    from cdr_dagster.cdr.dictionaries.expected import glossary_ids
+
+    for audience in (E.Audience(text), E.Audience(text, E.Emphasis("x"), " y ")):
+        root = E.GlossaryTerm(E.TermDefinition(audience, E.Dictionary(text)), id="CDR0000000042")
+        normalized = root.xpath("normalize-space(TermDefinition/Audience)")
+        dictionary = root.xpath("normalize-space(TermDefinition/Dictionary)")
+        key = f"42_{dictionary}_en_{normalized}"
+        expected = key.translate(str.maketrans(string.ascii_uppercase, string.ascii_lowercase, " "))
+        assert glossary_ids(root) == {expected}

@@ -51,10 +51,17 @@ DRUG_TYPES = ("DrugTerm", "DrugAlias")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", " ")
 _XML_SPACE = re.compile(r"[ \t\r\n]+")
+#: White space that normalize-space() changes inside a text: a tab, CR, LF, or two spaces.
+_XML_SPACE_RUN = re.compile(r"[\t\r\n]|  ")
 
 
 def _text(element: etree._Element) -> str:
     """XPath ``normalize-space()`` of an element (XML white space only)."""
+    if not len(element):  # a leaf (the usual Dictionary or Audience): its text alone
+        text = element.text or ""
+        if not _XML_SPACE_RUN.search(text) and text[:1] != " " and text[-1:] != " ":
+            return text
+        return _XML_SPACE.sub(" ", text).strip(" ")
     return _XML_SPACE.sub(" ", "".join(element.itertext("*"))).strip(" ")
 
 

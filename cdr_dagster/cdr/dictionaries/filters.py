@@ -68,12 +68,16 @@ class DictionaryFilter:
             self._transform = etree.XSLT(root, access_control=_NO_ACCESS)
         except (XmlError, etree.XSLTParseError) as exc:
             raise FilterError(f"filter {source.name} is not a usable XSLT filter: {exc}") from exc
+        self._tiers: dict[str, object] = {}
 
     def apply(self, document: etree._Element, tier: str) -> etree._Element | None:
         """The root of the filter's result for ``document`` (``tier`` is the ``tier``
         parameter, a string). Raises :class:`FilterError` naming the filter on an XSLT error."""
+        param = self._tiers.get(tier)
+        if param is None:  # quoted once per tier, not once per document
+            param = self._tiers[tier] = etree.XSLT.strparam(tier)
         try:
-            result = self._transform(document, tier=etree.XSLT.strparam(tier))
+            result = self._transform(document, tier=param)
         except etree.XSLTApplyError as exc:
             raise FilterError(f"filter {self.source.name} failed: {exc}") from exc
         return result.getroot()
