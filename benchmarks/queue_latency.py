@@ -62,7 +62,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _one_row(engine, daemon, name: str) -> Sample:  # noqa: ANN001 - Engine, QueueDaemon
+def _one_row(engine, daemon, name: str) -> Sample:  # noqa: ANN001 - Engine, DagsterDaemon
     """Queue one quick batch job; wait for its run to start; return its latencies."""
     job_id = insert_batch_job(engine, name)
     inserted = time.time()

@@ -13,12 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +24,10 @@ from sqlalchemy.engine import Engine, Row, make_url
 
 from cdr_dagster.cdr.schema import batch_job, pub_proc
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource, engine_for
+from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
 from cdr_dagster_tests.services.postgres import temporary_database
+
+__all__ = ["wait_for"]  # re-exported for the queue tests and the benchmark
 
 BATCH_SCRIPT = "lib/Python/CdrLongReports.py"
 PUBLISH_SCRIPT = "Publishing/Publish.py"
@@ -306,91 +305,11 @@ REPO = Path(__file__).resolve().parents[1]
 LOCATION_MODULE = "cdr_dagster_tests.queue_location"
 
 
-class QueueDaemon:
-    """``dagster-daemon run`` on the repository's dagster.yaml with PostgreSQL storage.
-
-    The code location is :mod:`cdr_dagster_tests.queue_location` (the two queue sensors and
-    jobs with real resources). Every daemon is started in its own process group, which holds
-    its code server and the run workers it launches; :meth:`stop` ends those groups, and only
-    those.
-    """
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.env = env
-        self.log_path = home / "daemon.log"
-        self.process: subprocess.Popen | None = None
-        self._groups: list[int] = []
-        self._instance: dg.DagsterInstance | None = None
-
-    def start(self) -> None:
-        """Start a daemon (the previous one must have been killed or stopped)."""
-        daemon = Path(sys.executable).with_name("dagster-daemon")
-        with self.log_path.open("ab") as log:
-            log.write(f"--- starting daemon at {datetime.now()}\n".encode())
-            self.process = subprocess.Popen(
-                [str(daemon), "run", "-w", str(self.home / "workspace.yaml")],
-                cwd=self.home,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._groups.append(self.process.pid)
-
-    def kill(self) -> None:
-        """SIGKILL the daemon process itself, as a crash would (its children live on)."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        """End every process group this object started: daemons, code servers, run workers."""
-        for group in self._groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for group in self._groups:
-            while time.monotonic() < deadline and _group_alive(group):
-                time.sleep(0.2)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
-        if self.process is not None and self.process.poll() is None:
-            self.process.wait(timeout=10)
-        self._groups.clear()
-        if self._instance is not None:
-            self._instance.dispose()
-            self._instance = None
-
-    @property
-    def instance(self) -> dg.DagsterInstance:
-        """The daemon's Dagster instance, opened in this process (inside :func:`queue_daemon`,
-        which puts the storage settings in this process's environment)."""
-        if self._instance is None:
-            self._instance = dg.DagsterInstance.from_config(str(self.home))
-        return self._instance
-
-    def log_tail(self, lines: int = 80) -> str:
-        """The end of the daemon's log, for assertion messages."""
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def queue_daemon(
     home: Path, cdr_url: str, basedir: Path, interval_seconds: int = 2
-) -> Iterator[QueueDaemon]:
-    """A :class:`QueueDaemon` (not yet started) on a fresh PostgreSQL instance database.
+) -> Iterator[DagsterDaemon]:
+    """A :class:`DagsterDaemon` (not yet started) on a fresh PostgreSQL instance database.
 
     ``home`` becomes DAGSTER_HOME, with the repository's dagster.yaml and a workspace naming
     the queue location; the CDR database is ``cdr_url`` and the scripts live in ``basedir``.
@@ -427,7 +346,7 @@ def queue_daemon(
         storage = {key: value for key, value in env.items() if key.startswith("DAGSTER_PG_")}
         saved = {key: os.environ.get(key) for key in storage}
         os.environ.update(storage)
-        daemon = QueueDaemon(home, env)
+        daemon = DagsterDaemon(home, env)
         try:
             yield daemon
         finally:
@@ -442,21 +361,3 @@ def queue_daemon(
 def runs_of_batch_job(instance: dg.DagsterInstance, job_id: int) -> list[dg.DagsterRun]:
     """Every run of the instance that names batch job ``job_id``."""
     return list(instance.get_runs(filters=dg.RunsFilter(tags={"cdr/batch-job": str(job_id)})))
-
-
-def wait_for(
-    predicate: Callable[[], object],
-    timeout: float,
-    what: str,
-    explain: Callable[[], str] = lambda: "",
-    interval: float = 0.25,
-) -> object:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{explain()}")
-        time.sleep(interval)

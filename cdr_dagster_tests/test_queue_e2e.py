@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from cdr_dagster_tests.queue_fixtures import (
-    QueueDaemon,
     batch_row,
     engine_url,
     insert_batch_job,
@@ -29,12 +28,13 @@ from cdr_dagster_tests.queue_fixtures import (
     wait_for,
     write_cdr_scripts,
 )
+from cdr_dagster_tests.services.daemon import DagsterDaemon
 
 #: Generous: on a loaded two-core machine every run is a new Python process importing Dagster.
 SETTLE_SECONDS = 240
 
 
-def wait_until_completed(cdr_db: Engine, daemon: QueueDaemon, job_ids: list[int]) -> None:
+def wait_until_completed(cdr_db: Engine, daemon: DagsterDaemon, job_ids: list[int]) -> None:
     """Poll until every job in ``job_ids`` has ended; fail naming the stragglers."""
 
     def statuses() -> dict[int, str]:

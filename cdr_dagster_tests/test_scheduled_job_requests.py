@@ -7,13 +7,8 @@ would start is run on that instance with the run key and sensor tags the daemon 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -40,6 +35,7 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -354,60 +350,6 @@ with open(os.path.join(os.environ["CDR_BASEDIR"], "invocations.log"), "a") as lo
 """
 
 
-class Daemon:
-    """``dagster-daemon run`` in its own process groups (ended by :meth:`stop`, only those)."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home, self.env = home, env
-        self.groups: list[int] = []
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with (self.home / "daemon.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("dagster-daemon")),
-                    "run",
-                    "-w",
-                    "workspace.yaml",
-                ],
-                cwd=self.home,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.groups.append(self.process.pid)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        for group in self.groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
-        if self.process is not None:
-            self.process.wait()
-
-    def log_tail(self) -> str:
-        path = self.home / "daemon.log"
-        return (
-            "\n".join(path.read_text(errors="replace").splitlines()[-60:]) if path.exists() else ""
-        )
-
-
-def wait_for(predicate, timeout: float, what: str, explain=lambda: "") -> None:
-    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{explain()}")
-        time.sleep(0.25)
-
-
 @pytest.mark.timeout(900)
 def test_real_daemon_runs_each_request_exactly_once_across_a_crash(
     cdr_db: Engine, tmp_path: Path
@@ -442,7 +384,7 @@ def test_real_daemon_runs_each_request_exactly_once_across_a_crash(
 
     stored = add_row(cdr_db, "Stored settings", "test.Stub", {}, enabled=False)
     bad = add_row(cdr_db, "Bad", "nosuch.Class", {})
-    daemon = Daemon(home, env)
+    daemon = DagsterDaemon(home, env)
     try:
         before = {request("A"), request("B")}
         daemon.start()

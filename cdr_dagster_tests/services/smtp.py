@@ -29,9 +29,7 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
-            self.received.append(
-                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message)
-            )
+            self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 OK"
 
 
