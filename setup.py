@@ -19,6 +19,8 @@ setup(
             "demo/scripts/*",
             "filters/*.xsl",
             "cdr/dictionaries/mappings/*.json",
+            "cdr/trial_info/mappings/*.json",
+            "cdr/schemas/*.xsd",
         ]
     },
     include_package_data=True,

@@ -266,7 +266,12 @@ def test_drug_information_summaries_have_links_on_both_sides_of_the_cutoffs(
         removal = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-03-12"}).all()
         report = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-04-12"}).all()
     removed = {(r.doc_id, r.posted) for r in removal}
-    assert removed == {(760001, "2021-03-12"), (760002, "2022-01-12"), (760002, "2022-03-12")}
+    assert removed == {
+        (760001, "2021-03-12"),
+        (760002, "2022-01-12"),
+        (760002, "2022-03-12"),
+        (760005, "2021-11-12"),
+    }
     assert {(r.doc_id, r.posted) for r in report} - removed == {
         (760001, "2022-03-24"),
         (746112, "2022-04-06"),
@@ -470,6 +475,10 @@ def test_demo_env_names_absolute_demo_paths(demo: Path) -> None:
         "CDR_SFTP_LOCAL_DIR": str(demo / "sftp"),
         "CDR_ES_DUMP_DIR": str(demo / "es-dump"),
         "CDR_CTGOV_LOCAL_DIR": str(demo / "ctgov"),
+        "CDR_EVS_LOCAL_FILE": str(demo / "evs" / "ncit-concepts.json"),
+        "CDR_NETSTORAGE_LOCAL_DIR": str(demo / "netstorage"),
+        "CDR_CMS_LOCAL_DIR": str(demo / "cms"),
+        "CDR_DB_URL_PROD": f"sqlite:///{demo / 'cdr.db'}",
         "DAGSTER_HOME": str(demo / "dagster_home"),
         "CDR_AKAMAI_LOCAL_DIR": str(demo / "akamai-netstorage"),
         # Health and disk-space checks look at a loopback port where nothing listens.
@@ -516,7 +525,7 @@ def test_partner_changes_file_of_the_last_weekly_export(demo: Path) -> None:
     changes = demo / "cdr" / "Output" / "LicenseeDocs" / "Job20114" / "202510.changes"
     lines = changes.read_text().splitlines()
     assert lines == sorted(lines)
-    assert "Summary.202510:added:1" in lines
+    assert "Summary.202510:added:3" in lines
     assert all(len(line.split(":")) == 3 for line in lines)
 
 

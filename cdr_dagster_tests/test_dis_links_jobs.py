@@ -379,18 +379,12 @@ def test_with_nothing_to_expire_the_report_says_so(cdr_db: Engine, resources, ma
 
 
 def test_both_jobs_on_the_seeded_demo(tmp_path: Path) -> None:
-    from sqlalchemy import create_engine
-
-    from cdr_dagster.demo.dis_links import CHECKED_OUT_DIS, add_dis_link_examples
+    from cdr_dagster.demo.dis_links import CHECKED_OUT_DIS
     from cdr_dagster.demo.seed import seed_demo
     from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 
     demo = tmp_path / "demo"
-    seed_demo(demo)
-    engine = create_engine(f"sqlite:///{demo / 'cdr.db'}")
-    with engine.begin() as conn:
-        add_dis_link_examples(conn, datetime.now())
-    engine.dispose()
+    seed_demo(demo)  # seeds add_dis_link_examples too
     cdr = CdrDatabaseResource(url=f"sqlite:///{demo / 'cdr.db'}")
     resources = {
         "cdr_db": cdr,

@@ -28,9 +28,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, inspect, select
 
 from cdr_dagster.cdr.schema import base_tables, create_schema
+from cdr_dagster.demo import sitemap_glossifier
 from cdr_dagster.demo.ctgov import build_ctgov_pages
 from cdr_dagster.demo.database import load_database
 from cdr_dagster.demo.datafiles import DataFiles
+from cdr_dagster.demo.dis_links import add_dis_link_examples
 from cdr_dagster.demo.documents import load_documents
 from cdr_dagster.demo.folders import (
     build_cdr_base,
@@ -41,10 +43,14 @@ from cdr_dagster.demo.folders import (
     write_env,
 )
 from cdr_dagster.demo.publishing import plan_publishing
+from cdr_dagster.demo.reports_data import report_documents
 from cdr_dagster.demo.translation_queues import add_translation_queue_examples
+from cdr_dagster.demo.trial_info import write_demo_evs
 from cdr_dagster.settings import TIERS
 
 DATABASE = "cdr.db"
+#: The EVS stand-in: NCI Thesaurus concepts the trial-listing load reads in the demo.
+EVS_FILE = "ncit-concepts.json"
 ENV_FILE = "demo.env"
 #: Written first into a directory the seeder builds in; only such a directory is ever cleared.
 MARKER = ".cdr-dagster-demo"
@@ -57,6 +63,8 @@ FOLDERS = {
     "sweep": "sweep",
     "dagster_home": "dagster_home",
     "ctgov": "ctgov",
+    "evs": "evs",
+    **sitemap_glossifier.FOLDERS,
 }
 #: What each folder is for, in the summary.
 FOLDER_ROLES = {
@@ -67,6 +75,8 @@ FOLDER_ROLES = {
     "sweep": "files for the file sweeper (some old)",
     "dagster_home": "Dagster instance (SQLite)",
     "ctgov": "ClinicalTrials.gov stand-in (canned API v2 pages)",
+    "evs": "EVS REST API stand-in (NCI Thesaurus concepts)",
+    **sitemap_glossifier.FOLDER_ROLES,
 }
 
 
@@ -84,6 +94,8 @@ def demo_environment(root: Path) -> dict[str, str]:
         "CDR_SFTP_LOCAL_DIR": str(root / FOLDERS["sftp"]),
         "CDR_ES_DUMP_DIR": str(root / FOLDERS["es-dump"]),
         "CDR_CTGOV_LOCAL_DIR": str(root / FOLDERS["ctgov"]),
+        "CDR_EVS_LOCAL_FILE": str(root / FOLDERS["evs"] / EVS_FILE),
+        **sitemap_glossifier.sitemap_glossifier_environment(root, f"sqlite:///{root / DATABASE}"),
         "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
         "CDR_AKAMAI_LOCAL_DIR": str(root / "akamai-netstorage"),
         # The demo reaches no server beyond this machine: the health and disk-space checks
@@ -190,7 +202,7 @@ def seed_demo(
         now = datetime.combine(today, now.time())
     folders = {key: str(root / name) for key, name in FOLDERS.items()}
     files = DataFiles(now=now, folders=folders)
-    documents = load_documents(files)
+    documents = sorted(load_documents(files) + report_documents(files), key=lambda d: d.id)
     plan = plan_publishing(files.json("publishing.json")["jobs"], documents)
 
     logs = sftp_log_lines(files)
@@ -198,6 +210,8 @@ def seed_demo(
     build_sftp(root / FOLDERS["sftp"], logs)
     build_sweep(root / FOLDERS["sweep"], files)
     build_ctgov_pages(root / FOLDERS["ctgov"], files)
+    write_demo_evs(root / FOLDERS["evs"] / EVS_FILE)
+    sitemap_glossifier.build_sitemap_glossifier_folders(root)
     for key in ("outbox", "es-dump"):
         (root / FOLDERS[key]).mkdir(parents=True, exist_ok=True)
     write_dagster_home(root / FOLDERS["dagster_home"])
@@ -210,6 +224,7 @@ def seed_demo(
         with engine.begin() as conn:
             load_database(conn, files, documents, plan)
             add_translation_queue_examples(conn, now)
+            add_dis_link_examples(conn, now)
     except BaseException:
         engine.dispose()
         temporary.unlink(missing_ok=True)
