@@ -62,9 +62,12 @@ def _check_env(args: argparse.Namespace) -> int:
     missing = [name for name in ("CDR_DB_URL",) if not os.environ.get(name)]
     if not settings.mail_outbox and settings.smtp_user and not os.environ.get("CDR_SMTP_PASSWORD"):
         missing.append("CDR_SMTP_PASSWORD")
+    from cdr_dagster.resources.cms import missing_cms_variables
+    from cdr_dagster.resources.netstorage import missing_netstorage_variables
     from cdr_dagster.resources.search_index import missing_search_index_variables
 
     missing += missing_search_index_variables()
+    missing += missing_netstorage_variables() + missing_cms_variables()
     if missing:
         print(f"cdr-dagster: missing environment variables: {', '.join(missing)}", file=sys.stderr)
         return 2

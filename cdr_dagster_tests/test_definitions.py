@@ -85,14 +85,16 @@ def test_check_env_names_what_is_missing(
 ) -> None:
     from cdr_dagster.cli import main
 
-    for name in ("CDR_DB_URL", "CDR_ES_DUMP_DIR", "CDR_ES_HOST"):
+    names = ("CDR_DB_URL", "CDR_ES_HOST", "CDR_NETSTORAGE_KEY_FILE", "CDR_CMS_PASSWORD")
+    for name in (*names, "CDR_ES_DUMP_DIR", "CDR_NETSTORAGE_LOCAL_DIR", "CDR_CMS_LOCAL_DIR"):
         monkeypatch.delenv(name, raising=False)
     assert main(["check-env"]) == 2
     error = capsys.readouterr().err
-    assert "CDR_DB_URL" in error
-    assert "CDR_ES_HOST" in error
+    assert all(name in error for name in names), error
     monkeypatch.setenv("CDR_DB_URL", "sqlite://")
     monkeypatch.setenv("CDR_ES_HOST", "es.example.gov")
+    monkeypatch.setenv("CDR_NETSTORAGE_KEY_FILE", "/etc/akamai/netstorage-key")
+    monkeypatch.setenv("CDR_CMS_PASSWORD", "from-the-vault")
     assert main(["check-env"]) == 0
 
 
