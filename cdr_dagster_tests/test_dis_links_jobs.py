@@ -26,6 +26,7 @@ from cdr_dagster.jobs.dis_links import (
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url
+from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_dis_links_rows import (
     Link,
     add_document,
@@ -419,63 +420,14 @@ def test_both_jobs_on_the_seeded_demo(tmp_path: Path) -> None:
 
 # --- the code location -----------------------------------------------------------------------
 
-#: The schedules.yaml entries proposed for these jobs (checked here against the real jobs).
-PROPOSED_SCHEDULES = """
-schedules:
-  - name: remove_expired_links_monthly
-    job: remove_expired_links
-    cron: "0 5 1 * *"
-    tiers: [PROD]
-    description: >-
-      Monthly, on the 1st at 05:00: removes the temporary links posted more than three years
-      ago from Drug Information Summaries (legacy Remove Expired Links, expired_links.LinkRemover).
-    legacy_name: Remove Expired Links
-    legacy_class: expired_links.LinkRemover
-    run_config:
-      ops:
-        remove_expired_links_op:
-          config:
-            mode: live
 
-  - name: report_expiring_links_monthly
-    job: report_expiring_links
-    cron: "0 6 1 * *"
-    tiers: [PROD]
-    description: >-
-      Monthly, on the 1st at 06:00, after the removal: mails the Expiring Links Notification
-      group the temporary links next month's removal will take (legacy Expiring Links Report,
-      expiring_links.ReportTask).
-    legacy_name: Expiring Links Report
-    legacy_class: expiring_links.ReportTask
-    run_config:
-      ops:
-        report_expiring_links_op:
-          config:
-            mode: live
-
-on_demand:
-  - name: remove_expired_links_test_mode
-    job: remove_expired_links
-    description: >-
-      Write what this month's removal would change (before/after XML and diffs under
-      CDR_BASEDIR/GlobalChange/) and save nothing.
-    legacy_class: expired_links.LinkRemover
-    run_config:
-      ops:
-        remove_expired_links_op:
-          config:
-            mode: test
-"""
-
-
-def test_the_jobs_load_with_the_proposed_schedules(tmp_path: Path) -> None:
+def test_the_jobs_load_with_their_shipped_schedules(tmp_path: Path) -> None:
     from cdr_dagster.resources.defaults import build_resources
     from cdr_dagster.schedules import load_schedules
     from cdr_dagster.settings import load_settings
 
     settings = load_settings({"CDR_TIER": "PROD", "CDR_BASEDIR": "/cdr"})
-    path = tmp_path / "schedules.yaml"
-    path.write_text(PROPOSED_SCHEDULES)
+    path = shipped_schedule_file(tmp_path, "remove_expired_links", "report_expiring_links")
     jobs = [remove_expired_links_job, report_expiring_links_job]
     schedules = load_schedules(path, {job.name: job for job in jobs}, settings.tier)
     defs = dg.Definitions(jobs=jobs, schedules=schedules, resources=build_resources(settings))

@@ -34,6 +34,7 @@ from cdr_dagster_tests.report_rows import (
     load_demo,
     summary_xml,
 )
+from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_data_partners_rows import checked_db
 
 START = datetime(2024, 5, 3, 16, 0, 2)
@@ -532,26 +533,8 @@ def test_the_demo_produces_both_reports(cdr_db, mailbox, tmp_path):
     assert "en estadio IV" in markdown
 
 
-def test_the_proposed_schedule_loads(tmp_path):
-    path = tmp_path / "schedules.yaml"
-    path.write_text(
-        """
-schedules:
-  - name: govdelivery_reports_weekly
-    job: govdelivery_reports
-    cron: "0 7 * * 1"
-    tiers: [PROD]
-    description: Mondays at 07:00, after Friday's weekly publishing.
-    legacy_name: Gov Delivery Weekly Reports
-    legacy_class: gov_delivery_reports.ReportTask
-    run_config:
-      ops:
-        govdelivery_reports_op:
-          config:
-            mode: live
-            reports: [english, spanish]
-"""
-    )
+def test_the_shipped_schedule_loads(tmp_path):
+    path = shipped_schedule_file(tmp_path, "govdelivery_reports")
     (schedule,) = load_schedules(path, {"govdelivery_reports": govdelivery_reports_job}, "PROD")
     assert schedule.cron_schedule == "0 7 * * 1"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -34,6 +34,7 @@ from cdr_dagster_tests.report_rows import (
     load_demo,
     summary_xml,
 )
+from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_data_partners_rows import checked_db
 
 MAY = ms.StatsRange(date(2024, 5, 1), date(2024, 5, 31))
@@ -636,26 +637,8 @@ def test_the_demo_produces_last_months_report(cdr_db, mailbox, tmp_path):
     assert counts["image"]["- New"] + counts["image"]["- Revised"] >= 1
 
 
-SCHEDULE_ENTRY = """
-schedules:
-  - name: monthly_stats_report_monthly
-    job: monthly_stats_report
-    cron: "0 8 1 * *"
-    tiers: [PROD]
-    description: The 1st of each month at 08:00, the previous month's PCIB statistics.
-    legacy_name: PCIB Statistics Report
-    legacy_class: pcib_stats.ReportTask
-    run_config:
-      ops:
-        monthly_stats_report_op:
-          config:
-            mode: live
-"""
-
-
-def test_the_proposed_schedule_requests_the_previous_month(tmp_path):
-    path = tmp_path / "schedules.yaml"
-    path.write_text(SCHEDULE_ENTRY)
+def test_the_shipped_schedule_requests_the_previous_month(tmp_path):
+    path = shipped_schedule_file(tmp_path, "monthly_stats_report")
     schedules = load_schedules(path, {"monthly_stats_report": monthly_stats_report_job}, "PROD")
     none = dg.ResourceDefinition.none_resource()
     defs = dg.Definitions(

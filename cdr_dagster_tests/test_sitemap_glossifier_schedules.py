@@ -1,4 +1,4 @@
-"""The schedule entries proposed for schedules.yaml for dictionary_sitemap and glossifier_terms
+"""The shipped schedules.yaml entries of dictionary_sitemap and glossifier_terms
 validate against the real jobs and start on the right tiers; the two assets load in a
 Definitions with the code location's resources; their modules import no heavy client."""
 
@@ -19,34 +19,10 @@ from cdr_dagster.resources.netstorage import (
 )
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster.settings import load_settings
+from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 
 REPO = Path(__file__).resolve().parents[1]
 
-ENTRIES = """\
-schedules:
-  - name: dictionary_sitemap_weekly
-    job: dictionary_sitemap_job
-    cron: "0 9 * * 0"
-    tiers: [DEV]
-    description: >-
-      Sundays at 09:00 on DEV, the only tier the legacy job ran on (legacy "Refresh Sitemap",
-      not approved for PROD): builds the sitemap of the cancer.gov glossary, genetics and drug
-      dictionary pages from PROD's data, checks it against the sitemap 0.9 schema and uploads
-      it to Akamai NetStorage as sitemaps/dictionaries.xml.
-    legacy_name: Refresh Sitemap
-    legacy_class: sitemap.Loader
-
-  - name: glossifier_terms_nightly
-    job: glossifier_terms_job
-    cron: "5 4 * * *"
-    tiers: [DEV, QA, STAGE, PROD]
-    description: >-
-      Nightly at 04:05 (legacy "Glossifier Refresh"): posts the glossary phrase map to every
-      CMS server registered for the tier, saves it in the glossifier table, mails Developers
-      Notification about servers that failed and GlossaryDupGroup about duplicate mappings.
-    legacy_name: Glossifier Refresh
-    legacy_class: glossifier_refresh.Task
-"""
 
 ASSETS = [dictionary_sitemap, glossifier_terms]
 JOBS = [dictionary_sitemap_job, glossifier_terms_job]
@@ -60,8 +36,7 @@ JOBS = [dictionary_sitemap_job, glossifier_terms_job]
     ],
 )
 def test_entries_load_and_run_on_their_tiers(tmp_path: Path, tier: str, running: set[str]):
-    path = tmp_path / "schedules.yaml"
-    path.write_text(ENTRIES)
+    path = shipped_schedule_file(tmp_path, "dictionary_sitemap_job", "glossifier_terms_job")
     found = {
         s.name: s for s in load_schedules(path, {j.name: j for j in JOBS}, tier, assets=ASSETS)
     }

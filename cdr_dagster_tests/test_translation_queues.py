@@ -28,6 +28,7 @@ from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.schedules import load_schedules
+from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_data_partners_rows import checked_db
 from cdr_dagster_tests.translation_rows import QueueRows
 
@@ -479,7 +480,7 @@ def test_bad_options_are_refused_naming_the_value(cdr_db, mailbox, rows):
 # Schedules and the demo
 # ---------------------------------------------------------------------------------------------
 
-#: The schedule entries proposed for cdr_dagster/schedules.yaml (legacy rows of the demo's
+#: The schedule entries shipped in cdr_dagster/schedules.yaml (legacy rows of the demo's
 #: scheduled_job table: nightly Monday-Friday from 21:00, weekly Mondays from 08:00).
 SCHEDULES = [
     ("summary_translation_queue_nightly", "0 21 * * 1-5", "Summary", "nightly"),
@@ -490,32 +491,8 @@ SCHEDULES = [
 ]
 
 
-def schedule_table() -> dict:
-    return {
-        "schedules": [
-            {
-                "name": name,
-                "job": "translation_queue_reports",
-                "cron": cron,
-                "tiers": ["PROD"],
-                "description": f"{schedule} {doctype} translation queue report",
-                "run_config": {
-                    "ops": {
-                        "translation_queue_reports_op": {
-                            "config": {"mode": "live", "doctype": doctype, "schedule": schedule}
-                        }
-                    }
-                },
-            }
-            for name, cron, doctype, schedule in SCHEDULES
-        ],
-        "on_demand": [],
-    }
-
-
 def test_schedule_entries_load_and_request_the_right_runs(tmp_path: Path):
-    path = tmp_path / "schedules.yaml"
-    path.write_text(yaml.safe_dump(schedule_table(), sort_keys=False))
+    path = shipped_schedule_file(tmp_path, "translation_queue_reports")
     jobs = {"translation_queue_reports": translation_queue_reports_job}
     loaded = {s.name: s for s in load_schedules(path, jobs, "PROD")}
     assert sorted(loaded) == sorted(name for name, *_ in SCHEDULES)
