@@ -311,9 +311,10 @@ def test_sensor_requests_one_run_per_ready_job(cdr_db: Engine, instance) -> None
     assert result.run_requests[1].tags == {
         "cdr/pub-proc": str(push),
         "cdr/pub-subset": "Push_Documents_To_Cancer.Gov_Export",
-        "cdr/lock": f"pub-{push}",
+        "cdr/lock": "akamai_media",  # shared with check_media: never together
         "cdr/queue": "publishing",
     }
+    assert result.run_requests[0].tags["cdr/lock"] == f"pub-{export}"
     config = dg.validate_run_config(run_publishing_job, result.run_requests[0].run_config)
     assert config["ops"]["run_publishing_job_op"]["config"]["pub_proc_id"] == export
 
@@ -359,3 +360,19 @@ def test_sensor_definition() -> None:
     assert (
         interval_seconds(PUBLISHING_INTERVAL_VARIABLE, {PUBLISHING_INTERVAL_VARIABLE: "30"}) == 30
     )
+
+
+def test_pushes_and_the_media_check_share_the_akamai_media_lock() -> None:
+    """A push syncs BASEDIR/akamai/media under media.locked, as check_media does: the instance
+    runs at most one run per cdr/lock value (dagster.yaml), and both carry the same one."""
+    from cdr_dagster.jobs.media_check import check_media_job, check_media_op
+    from cdr_dagster.jobs.publishing_queue import is_push_subset, publishing_job_tags
+
+    lock = check_media_job.tags["cdr/lock"]
+    assert lock == check_media_op.pool == "akamai_media"
+    for subset in ("Push_Documents_To_Cancer.Gov_Export", "push_documents_to_cancer.gov_Interim"):
+        assert is_push_subset(subset)
+        assert publishing_job_tags(7, subset)["cdr/lock"] == lock
+    for subset in ("Export", "Interim-Export", None):
+        assert not is_push_subset(subset)
+        assert publishing_job_tags(7, subset)["cdr/lock"] == "pub-7"

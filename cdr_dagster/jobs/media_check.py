@@ -17,14 +17,14 @@ from datetime import datetime
 import dagster as dg
 from pydantic import Field
 
-from cdr_dagster.resources.akamai import AkamaiResource
+from cdr_dagster.resources.akamai import MEDIA_LOCK, AkamaiResource
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, TIMEZONE
 
 #: The concurrency pool of everything that changes the Akamai media folders.
-MEDIA_POOL = "akamai_media"
+MEDIA_POOL = MEDIA_LOCK
 
 
 class CheckMediaConfig(dg.Config):
@@ -153,7 +153,7 @@ def check_media_op(
         "with fix corrects a clone and promotes it, with rsync pushes it to Akamai. Locks by "
         "renaming media to media.locked, as the publishing push does; always unlocks."
     ),
-    tags={"cdr/lock": "check_media", "cdr/family": "files"},
+    tags={"cdr/lock": MEDIA_LOCK, "cdr/family": "files"},
 )
 def check_media_job() -> None:
     """The one-op media check job."""

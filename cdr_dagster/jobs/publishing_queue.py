@@ -14,14 +14,19 @@ run of this job per row. The run:
    started, the job is set to ``Failure`` with the reason in ``messages``, and ``completed``
    stamped, so nothing waits on it for ever. ``Failure`` fails the run.
 
-The run carries ``cdr/queue: publishing``, which the instance limits to one run at a time, and
-``cdr/lock: pub-{id}``. The legacy sweeper only did real work on Windows; this job always does.
+The run carries ``cdr/queue: publishing`` (for filtering in the UI; runs may overlap, as the
+legacy sweeper's did) and ``cdr/lock: pub-{id}``, except a push job (subset
+``Push_Documents_To_Cancer.Gov_*``), which syncs the Akamai media folder under its
+``media.locked`` lock: it carries ``cdr/lock: akamai_media``, the lock ``check_media`` carries
+too, so the instance never runs the two together (and pushes one at a time). The legacy
+sweeper only did real work on Windows; this job always does.
 """
 
 import dagster as dg
 from pydantic import Field
 
 from cdr_dagster.jobs.queue_runs import RowQueue, run_claimed_row
+from cdr_dagster.resources.akamai import MEDIA_LOCK
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 
@@ -29,18 +34,25 @@ from cdr_dagster.resources.commands import CommandRunnerResource
 PUB_PROC_TAG = "cdr/pub-proc"
 #: The publisher, relative to CDR_BASEDIR (cdr-publishing ``Publishing/Publish.py``).
 DEFAULT_PUBLISH_SCRIPT = "Publishing/Publish.py"
+#: How the subsets of push jobs begin (compared case-insensitively, as SQL Server would).
+PUSH_SUBSET_PREFIX = "push_documents_to_cancer.gov"
+
+
+def is_push_subset(subset: str | None) -> bool:
+    """True for the subset of a push job (``Push_Documents_To_Cancer.Gov_Export``, ...)."""
+    return (subset or "").lower().startswith(PUSH_SUBSET_PREFIX)
 
 
 def publishing_run_key(job_id: int) -> str:
-    """The run key (and ``cdr/lock`` value) of the run that starts publishing job ``job_id``."""
+    """The run key (and, but for a push, ``cdr/lock`` value) of the run for job ``job_id``."""
     return f"pub-{job_id}"
 
 
 def publishing_job_tags(job_id: int, subset: str | None = None) -> dict[str, str]:
-    """Run tags naming publishing job ``job_id`` and putting it in the one publishing lane."""
+    """Run tags naming publishing job ``job_id``; a push job takes the Akamai media lock."""
     tags = {
         PUB_PROC_TAG: str(job_id),
-        "cdr/lock": publishing_run_key(job_id),
+        "cdr/lock": MEDIA_LOCK if is_push_subset(subset) else publishing_run_key(job_id),
         "cdr/queue": "publishing",
     }
     if subset:

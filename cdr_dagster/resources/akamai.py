@@ -29,6 +29,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+#: The one lock on BASEDIR/akamai/media, as a Dagster pool name and a ``cdr/lock`` run tag: the
+#: media check and the publishing push (which renames ``media`` to ``media.locked`` while it
+#: syncs the media set) never run at the same time.
+MEDIA_LOCK = "akamai_media"
+
 
 class RsyncError(Exception):
     """rsync could not be run or ended with a non-zero status (the output is in the message)."""
