@@ -34,6 +34,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.assets.search_loads import (
+    SearchTargetConfig,
+    check_metadata,
+    notice_markdown,
+    warn_if_target_ignored,
+)
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
@@ -49,17 +55,9 @@ MAX_RUNTIME_SECONDS = 4 * 60 * 60
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class DictionaryLoadConfig(dg.Config):
+class DictionaryLoadConfig(SearchTargetConfig):
     """Options of a dictionary load (the legacy dictionary_api_loader.Loader options)."""
 
-    host: str | None = Field(
-        default=None,
-        description="Elasticsearch host for this run (default: the search_index resource's).",
-    )
-    port: int | None = Field(
-        default=None,
-        description="Elasticsearch port for this run (default: the search_index resource's).",
-    )
     tier: str | None = Field(
         default=None,
         description="Tier named in the media URLs and the mail subject (DEV, QA, STAGE, "
@@ -197,8 +195,7 @@ def _load(
     level = _level(config)
     if config.limit is not None and config.limit < 0:
         raise dg.Failure(f"limit must not be negative, not {config.limit}")
-    if search_index.mode == "dump" and (config.host or config.port):
-        context.log.warning("host/port ignored: the search_index resource writes to a folder")
+    warn_if_target_ignored(context, config, search_index.mode)
     target = "example.com" if config.test else search_index.target(config.host, config.port)
     subject = f"[{tier}] Load of {dictionary.name} dictionary to {target}"
 
@@ -262,13 +259,13 @@ def _load(
                 check_name=check.name,
                 passed=check.passed,
                 description=check.summary,
-                metadata=_check_metadata(check.details),
+                metadata=check_metadata(check.details),
             )
     if failure is not None:
         _notify(context, email, subject, body, recipients)
         raise dg.Failure(
             description=f"{subject}: {failure}",
-            metadata={"notification": dg.MetadataValue.md(_mail_markdown(subject, body))},
+            metadata={"notification": dg.MetadataValue.md(notice_markdown(subject, body))},
         ) from failure
 
     metadata = _result_metadata(result, elapsed, subject, body, recipients)
@@ -292,25 +289,6 @@ def _notify(
     else:
         sent = email.send(subject, body, group=DEVELOPERS_GROUP, tier_prefix=False)
     context.log.info(f"notification sent to {', '.join(sent.recipients)}")
-
-
-def _check_metadata(details: dict[str, Any]) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, (list, dict)):
-            metadata[key] = dg.MetadataValue.json(value)
-        else:
-            metadata[key] = value
-    return metadata
-
-
-def _mail_markdown(subject: str, body: str, recipients: list[str] | None = None) -> str:
-    from cdr_dagster.reports.markdown import escape
-
-    to = ", ".join(recipients) if recipients else DEVELOPERS_GROUP
-    lines = [f"**Notification** to {escape(to)}", "", f"Subject: {escape(subject)}", ""]
-    lines.extend(f"> {escape(line)}" if line else ">" for line in body.splitlines())
-    return "\n".join(lines) + "\n"
 
 
 def _result_metadata(
@@ -382,7 +360,7 @@ def _preview(result: Any, subject: str, body: str, recipients: list[str]) -> str
         f"- {'passed' if c.passed else 'FAILED'}: `{c.name}`: {escape(c.summary)}"
         for c in result.checks
     )
-    lines += ["", _mail_markdown(subject, body, recipients), "**First documents**", ""]
+    lines += ["", notice_markdown(subject, body, recipients), "**First documents**", ""]
     if dictionary.name == "glossary":
         columns = ("term_name", "language", "audience", "dictionary", "pretty_url_name")
     else:

@@ -30,6 +30,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.assets.search_loads import (
+    SearchTargetConfig,
+    check_metadata,
+    notice_markdown,
+    warn_if_target_ignored,
+)
 from cdr_dagster.cdr.trial_info.checks import BLOCKING, CHECK_URLS, DESCRIPTIONS
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
@@ -50,17 +56,9 @@ MIN_MAX_SLEEP = 0.01
 SAMPLES = 8
 
 
-class TrialListingInfoConfig(dg.Config):
+class TrialListingInfoConfig(SearchTargetConfig):
     """Options of a trial listing load (the legacy trial_info.Loader options)."""
 
-    host: str | None = Field(
-        default=None,
-        description="Elasticsearch host for this run (default: the search_index resource's).",
-    )
-    port: int | None = Field(
-        default=None,
-        description="Elasticsearch port for this run (default: the search_index resource's).",
-    )
     limit: int | None = Field(
         default=None,
         description="Fetch about this many concepts at most (for trying the load out); the "
@@ -137,8 +135,7 @@ def trial_listing_info(
     started = time.monotonic()
     _validate(config)
     max_sleep = max(config.sleep, MIN_MAX_SLEEP)
-    if search_index.mode == "dump" and (config.host or config.port):
-        context.log.warning("host/port ignored: the search_index resource writes to a folder")
+    warn_if_target_ignored(context, config, search_index.mode)
 
     def debug(message: str) -> None:
         if config.debug:
@@ -195,7 +192,7 @@ def trial_listing_info(
                 check_name=check.name,
                 passed=check.passed,
                 description=check.summary,
-                metadata=_plain_metadata(check.details),
+                metadata=check_metadata(check.details),
                 severity=(
                     dg.AssetCheckSeverity.WARN
                     if check.name == CHECK_URLS
@@ -209,7 +206,7 @@ def trial_listing_info(
         _notify(context, email, subject, body)
         raise dg.Failure(
             description=f"{subject}: {failure}",
-            metadata={"notification": dg.MetadataValue.md(_mail_markdown(subject, body))},
+            metadata={"notification": dg.MetadataValue.md(notice_markdown(subject, body))},
         ) from failure
 
     context.log.info(f"indexing completed in {elapsed}")
@@ -254,21 +251,6 @@ def _notify(context: dg.AssetExecutionContext, email: EmailResource, subject: st
         context.log.error(f"failure notice not sent to {DEVELOPERS_GROUP}: {exc}")
         return
     context.log.info(f"failure notice sent to {', '.join(sent.recipients)}")
-
-
-def _plain_metadata(details: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: dg.MetadataValue.json(value) if isinstance(value, (list, dict)) else value
-        for key, value in details.items()
-    }
-
-
-def _mail_markdown(subject: str, body: str) -> str:
-    from cdr_dagster.reports.markdown import escape
-
-    lines = [f"**Notification** to {escape(DEVELOPERS_GROUP)}", "", f"Subject: {escape(subject)}"]
-    lines += ["", *(f"> {escape(line)}" if line else ">" for line in body.splitlines())]
-    return "\n".join(lines) + "\n"
 
 
 def _result_metadata(result: Any, client: Any, elapsed: timedelta) -> dict[str, Any]:

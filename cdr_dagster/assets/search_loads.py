@@ -1,0 +1,53 @@
+"""Pieces shared by the assets that load an Elasticsearch index for a cancer.gov API (the
+dictionary loads and the trial listing load): the per-run host/port options, the warning when
+the search_index resource writes to a folder, asset check metadata, and the Markdown of a mailed
+notice.
+
+No heavy import here: the code location imports this module at load time.
+"""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from cdr_dagster.settings import DEVELOPERS_GROUP
+
+
+class SearchTargetConfig(dg.Config):
+    """The Elasticsearch host and port of one run (the legacy loaders' host/port options)."""
+
+    host: str | None = Field(
+        default=None,
+        description="Elasticsearch host for this run (default: the search_index resource's).",
+    )
+    port: int | None = Field(
+        default=None,
+        description="Elasticsearch port for this run (default: the search_index resource's).",
+    )
+
+
+def warn_if_target_ignored(context: Any, config: SearchTargetConfig, mode: str) -> None:
+    """Log that host/port have no effect when the search_index resource (in ``mode``) writes
+    to a folder."""
+    if mode == "dump" and (config.host or config.port):
+        context.log.warning("host/port ignored: the search_index resource writes to a folder")
+
+
+def check_metadata(details: dict[str, Any]) -> dict[str, Any]:
+    """A check's details as Dagster metadata: lists and dicts as JSON, the rest as they are."""
+    return {
+        key: dg.MetadataValue.json(value) if isinstance(value, (list, dict)) else value
+        for key, value in details.items()
+    }
+
+
+def notice_markdown(subject: str, body: str, recipients: list[str] | None = None) -> str:
+    """A mailed notice as Markdown: its recipients (default: the Developers Notification
+    group), its subject and its body quoted."""
+    from cdr_dagster.reports.markdown import escape
+
+    to = ", ".join(recipients) if recipients else DEVELOPERS_GROUP
+    lines = [f"**Notification** to {escape(to)}", "", f"Subject: {escape(subject)}", ""]
+    lines.extend(f"> {escape(line)}" if line else ">" for line in body.splitlines())
+    return "\n".join(lines) + "\n"
