@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from cdr_dagster.cdr.monthly_stats_sections import SECTION_NAMES, SECTIONS
 from cdr_dagster.cdr.schema import (
     active_doc,
     document,
@@ -42,18 +43,6 @@ if TYPE_CHECKING:
 
     from cdr_dagster.reports import Report
 
-SECTIONS = (
-    "summary",
-    "glossary",
-    "genetics",
-    "drug",
-    "dis",
-    "boardmembers",
-    "boardmeetings",
-    "image",
-)
-#: ``audio`` is the pronunciation part of ``glossary`` on its own.
-SECTION_NAMES = (*SECTIONS, "audio")
 DEFAULT_TITLE = "PCIB Statistics Report"
 LIVE_GROUP = "ICRDB Statistics Notification"
 TEST_GROUP = "Test Publishing Notification"

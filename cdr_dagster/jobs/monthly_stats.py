@@ -19,6 +19,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.cdr.monthly_stats_sections import SECTION_NAMES
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -27,17 +28,6 @@ from cdr_dagster.settings import TIMEZONE
 #: One partition per calendar month (America/New_York); the newest is the last complete month.
 monthly_stats_partitions = dg.MonthlyPartitionsDefinition(
     start_date="2016-01-01", timezone=TIMEZONE, end_offset=0
-)
-SECTION_CHOICES = (
-    "summary",
-    "glossary",
-    "genetics",
-    "drug",
-    "dis",
-    "boardmembers",
-    "boardmeetings",
-    "image",
-    "audio",
 )
 
 
@@ -104,11 +94,11 @@ class MonthlyStatsConfig(dg.Config):
     @field_validator("sections")
     @classmethod
     def _sections(cls, value: list[str]) -> list[str]:
-        unknown = [w for w in split_sections(value) if w not in SECTION_CHOICES]
+        unknown = [w for w in split_sections(value) if w not in SECTION_NAMES]
         if unknown:
             raise ValueError(
                 f"unknown section(s) {', '.join(map(repr, unknown))}; expected some of "
-                + ", ".join(SECTION_CHOICES)
+                + ", ".join(SECTION_NAMES)
             )
         return value
 
@@ -161,7 +151,7 @@ def monthly_stats_report_op(
     context.log.info(f"{config.mode} job started for {title}")
     with cdr_db.connect() as conn:
         sections = ms.stats_sections(
-            conn, days, split_sections(config.sections) or ms.SECTION_NAMES, context.log.info
+            conn, days, split_sections(config.sections) or SECTION_NAMES, context.log.info
         )
     report = ms.stats_report(
         title,
