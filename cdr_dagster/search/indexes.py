@@ -80,6 +80,17 @@ def indexes_to_drop(
     return [name for name in older if name < cutoff and name not in kept]
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One content check of a new index: passed or not, a one-line summary, and plain-value
+    details (shown as the asset check's metadata)."""
+
+    name: str
+    passed: bool
+    summary: str
+    details: dict[str, Any]
+
+
 @dataclass
 class LoadStats:
     """What a load wrote and did."""

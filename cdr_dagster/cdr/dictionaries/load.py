@@ -43,7 +43,14 @@ from cdr_dagster.cdr.dictionaries.filters import load_filter
 from cdr_dagster.cdr.dictionaries.terms import exported_documents
 from cdr_dagster.cdr.documents import format_cdr_id
 from cdr_dagster.search.backends import SearchBackend
-from cdr_dagster.search.indexes import KEEP_DAYS, KEEP_INDEXES, IndexLoad, LoadStats, index_name
+from cdr_dagster.search.indexes import (
+    KEEP_DAYS,
+    KEEP_INDEXES,
+    CheckOutcome,
+    IndexLoad,
+    LoadStats,
+    index_name,
+)
 
 #: How many offending ids or problems a check lists.
 EXAMPLES = 10
@@ -55,16 +62,6 @@ Log = Callable[[str], None]
 
 class DictionaryLoadError(RuntimeError):
     """The load cannot run as asked (bad ids, no filter, ...); the message says why."""
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The result of one check: passed or not, a one-line summary, and plain-value details."""
-
-    name: str
-    passed: bool
-    summary: str
-    details: dict[str, Any]
 
 
 @dataclass

@@ -52,7 +52,13 @@ from cdr_dagster.cdr.trial_info.groups import (
 )
 from cdr_dagster.cdr.trial_info.overrides import MAX_URL_LENGTH
 from cdr_dagster.search.backends import SearchBackend
-from cdr_dagster.search.indexes import KEEP_DAYS, IndexLoad, LoadStats, swap_aliases
+from cdr_dagster.search.indexes import (
+    KEEP_DAYS,
+    CheckOutcome,
+    IndexLoad,
+    LoadStats,
+    swap_aliases,
+)
 
 LISTING_ALIAS = "listinginfov1"
 TRIAL_TYPE_ALIAS = "trialtypeinfov1"
@@ -162,16 +168,6 @@ def build_listing(
 
 
 # --- checks -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One check: passed or not, a one-line summary, plain-value details."""
-
-    name: str
-    passed: bool
-    summary: str
-    details: dict[str, Any]
 
 
 def _canonical(document: Mapping[str, Any]) -> str:
