@@ -20,8 +20,6 @@ from cdr_dagster.jobs.govdelivery import (
     save_report_file,
 )
 from cdr_dagster.reports import render_html, render_markdown
-from cdr_dagster.resources.commands import CommandRunnerResource
-from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.report_rows import (
@@ -32,10 +30,11 @@ from cdr_dagster_tests.report_rows import (
     board_xml,
     dis_xml,
     load_demo,
+    output_metadata,
+    report_job_resources,
     summary_xml,
 )
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
-from cdr_dagster_tests.test_data_partners_rows import checked_db
 
 START = datetime(2024, 5, 3, 16, 0, 2)
 END = datetime(2024, 5, 10, 16, 0, 5)
@@ -376,23 +375,11 @@ def test_report_layout(seeded):
 
 
 def run(engine, mailbox, basedir: Path, **config):
-    db = checked_db(engine)
     return govdelivery_reports_job.execute_in_process(
         run_config={"ops": {"govdelivery_reports_op": {"config": config}}},
-        resources={
-            "cdr_db": db,
-            "email": EmailResource(
-                tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
-            ),
-            "commands": CommandRunnerResource(basedir=str(basedir)),
-        },
+        resources=report_job_resources(engine, mailbox, basedir),
         raise_on_error=False,
     )
-
-
-def metadata(result) -> dict:
-    (event,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
-    return event.event_specific_data.metadata
 
 
 def test_live_run_mails_each_report_to_its_group_and_saves_it(seeded, mailbox, tmp_path):
@@ -417,7 +404,7 @@ def test_live_run_mails_each_report_to_its_group_and_saves_it(seeded, mailbox, t
     assert all(not name.endswith(".test.html") for name in files)
     saved = (tmp_path / "reports" / files[1]).read_text(encoding="utf-8")
     assert "Cáncer de colon" in saved and "Drug Information" not in saved
-    meta = metadata(result)
+    meta = output_metadata(result)
     assert "Cáncer de vejiga" in meta["spanish_report"].value
     assert meta["english_rows"].value["New Health Professional Summaries (5)"] == 5
     assert meta["english_recipients"].value == ["en@nci.gov"]
@@ -512,7 +499,7 @@ def test_the_demo_produces_both_reports(cdr_db, mailbox, tmp_path):
     assert english.message["Subject"] == (
         "[DEV] GovDelivery New/Changed English Summaries Report (2025-02-28 to 2025-03-07)"
     )
-    meta = metadata(result)
+    meta = output_metadata(result)
     assert meta["english_rows"].value == {
         "New Health Professional Summaries (1)": 1,
         "Revised Health Professional Summaries (2, excluding editorial changes)": 3,

@@ -21,8 +21,6 @@ from cdr_dagster.jobs.monthly_stats import (
 )
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.reports import render_html
-from cdr_dagster.resources.commands import CommandRunnerResource
-from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.report_rows import (
@@ -32,10 +30,11 @@ from cdr_dagster_tests.report_rows import (
     add_pub_job,
     dis_xml,
     load_demo,
+    output_metadata,
+    report_job_resources,
     summary_xml,
 )
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
-from cdr_dagster_tests.test_data_partners_rows import checked_db
 
 MAY = ms.StatsRange(date(2024, 5, 1), date(2024, 5, 31))
 OLD = datetime(2015, 3, 1)
@@ -488,24 +487,12 @@ def test_partitions_are_calendar_months_ending_with_the_last_complete_one():
 
 
 def run(engine, mailbox, basedir: Path, partition: str | None = "2024-05-01", **config):
-    db = checked_db(engine)
     return monthly_stats_report_job.execute_in_process(
         run_config={"ops": {"monthly_stats_report_op": {"config": config}}},
         partition_key=partition,
-        resources={
-            "cdr_db": db,
-            "email": EmailResource(
-                tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
-            ),
-            "commands": CommandRunnerResource(basedir=str(basedir)),
-        },
+        resources=report_job_resources(engine, mailbox, basedir),
         raise_on_error=False,
     )
-
-
-def metadata(result) -> dict:
-    (event,) = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
-    return event.event_specific_data.metadata
 
 
 def test_live_partition_run_mails_the_statistics_group(seeded, mailbox, tmp_path):
@@ -525,7 +512,7 @@ def test_live_partition_run_mails_the_statistics_group(seeded, mailbox, tmp_path
     assert message.message.get_body(("html",)).get_content().replace("\r\n", "\n") == (
         saved.read_text(encoding="utf-8")
     )
-    meta = metadata(result)
+    meta = output_metadata(result)
     assert meta["range"].value == "2024-05-01 to 2024-05-31"
     assert meta["counts"].value["dis"] == [["- New", 1], ["- Revised", 2]]
     assert "| CDR0000007001 | Zanubrutinib |" in meta["report"].value
@@ -556,7 +543,7 @@ def test_backfilled_month_and_overrides(seeded, mailbox, tmp_path):
     (message,) = mailbox.messages
     assert message.rcpt_tos == ["a@nci.gov", "b@nci.gov"]
     assert message.message["Subject"] == "[DEV] CDR Stats from 2024-05-31 to 2024-05-31"
-    assert metadata(result)["counts"].value == {
+    assert output_metadata(result)["counts"].value == {
         "summary": [
             ["Total Summaries - New", 1],
             ["- HP Summaries (EN)", 0],
@@ -627,7 +614,7 @@ def test_the_demo_produces_last_months_report(cdr_db, mailbox, tmp_path):
     assert result.success
     (message,) = mailbox.messages
     assert message.message["Subject"] == "[DEV] Monthly PCIB Statistics Report for February 2025"
-    counts = {name: dict(rows) for name, rows in metadata(result)["counts"].value.items()}
+    counts = {name: dict(rows) for name, rows in output_metadata(result)["counts"].value.items()}
     assert counts["summary"]["Total Summaries - New"] == 2
     assert counts["summary"]["- Pat. Summaries (ES)"] == 1
     assert counts["glossary"]["Audio - New"] >= 1
