@@ -388,3 +388,24 @@ def test_lines_the_block_check_refuses_give_what_reading_each_line_gives():
     got = [(i.line_number, i.text) if isinstance(i, MalformedLine) else i for i in items]
     assert got == expected
     assert {n for n, _ in (g for g in got if isinstance(g, tuple))} == {11, 65, 83}
+
+
+def test_a_line_shaped_like_known_clean_lines_but_misdated_is_still_reported():
+    """Blocks are checked by line shape (digits made 9) and clean shapes are remembered from
+    block to block; a date that does not exist, or a pid that is not a number, still makes
+    its line malformed however many lines of the same shape came before."""
+    clean = [
+        f'2025 Feb {1 + n % 28:>2} 10:{n % 60:02d}:00 h sshd[{100 + n}]: open "/pdq/f{n}.xml"'
+        for n in range(3000)  # several blocks of well-formed lines
+    ]
+    bad_day = '2025 Feb 30 10:11:00 h sshd[123]: open "/pdq/f1.xml"'
+    bad_pid = '2025 Feb 12 10:11:00 h sshd[12x]: open "/pdq/f1.xml"'
+    lines = [*clean, bad_day, *clean, bad_pid]
+    items = list(normalize_raw_log(io.BytesIO("\n".join(lines).encode()), "x.log", TODAY))
+    malformed = [i for i in items if isinstance(i, MalformedLine)]
+    assert [(m.line_number, m.text) for m in malformed] == [(3001, bad_day), (6002, bad_pid)]
+    assert "2025-02-30 is not a date" in malformed[0].reason
+    assert "sshd[12x]:" in malformed[1].reason
+    good = [i for i in items if not isinstance(i, MalformedLine)]
+    assert len(good) == 6000
+    assert good[0] == '2025-02-01 10:00:00 h sshd[100]: open "/pdq/f0.xml"'
