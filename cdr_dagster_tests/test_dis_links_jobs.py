@@ -25,7 +25,7 @@ from cdr_dagster.jobs.dis_links import (
 )
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url
+from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_dis_links_rows import (
     Link,
@@ -107,14 +107,6 @@ def report(resources, **config) -> dg.ExecuteInProcessResult:
         resources={k: v for k, v in resources.items() if k != "commands"},
         raise_on_error=False,
     )
-
-
-def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_OUTPUT":
-            return {k: v.value for k, v in event.event_specific_data.metadata.items()}
-    data = result.get_step_failure_events()[0].step_failure_data.user_failure_data
-    return {k: v.value for k, v in data.metadata.items()}
 
 
 def versions(engine: Engine, doc_id: int) -> list[tuple[int, str, str | None, int]]:

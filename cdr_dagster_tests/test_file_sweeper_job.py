@@ -22,7 +22,7 @@ from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.sweeper.lock import LOCK_FILE_NAME
 from cdr_dagster.sweeper.spec import reference_time
 from cdr_dagster_tests.cdr_rows import add_group_members
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url
+from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata
 from cdr_dagster_tests.test_file_sweeper_helpers import TZ, document, listing, rule_xml
 
 DAY = 86400
@@ -131,17 +131,6 @@ def run(resources, instance=None, **config):
         instance=instance,
         raise_on_error=False,
     )
-
-
-def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_OUTPUT":
-            return {k: v.value for k, v in event.event_specific_data.metadata.items()}
-    failures = result.get_step_failure_events()
-    if failures and failures[0].step_failure_data.user_failure_data:
-        data = failures[0].step_failure_data.user_failure_data
-        return {k: v.value for k, v in data.metadata.items()}
-    return {}
 
 
 def failure(result: dg.ExecuteInProcessResult) -> str:

@@ -28,7 +28,7 @@ from cdr_dagster.resources.akamai import AkamaiResource  # noqa: E402
 from cdr_dagster.resources.commands import CommandRunnerResource  # noqa: E402
 from cdr_dagster.resources.email import EmailResource  # noqa: E402
 from cdr_dagster_tests.cdr_rows import add_group_members  # noqa: E402
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url  # noqa: E402
+from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata  # noqa: E402
 from cdr_dagster_tests.test_file_sweeper_helpers import listing  # noqa: E402
 
 HAS_RSYNC = shutil.which("rsync") is not None
@@ -220,17 +220,6 @@ def run(resources, **config):
         resources=resources,
         raise_on_error=False,
     )
-
-
-def op_metadata(result) -> dict[str, object]:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_OUTPUT":
-            return {k: v.value for k, v in event.event_specific_data.metadata.items()}
-    failures = result.get_step_failure_events()
-    if failures and failures[0].step_failure_data.user_failure_data:
-        data = failures[0].step_failure_data.user_failure_data
-        return {k: v.value for k, v in data.metadata.items()}
-    return {}
 
 
 def report_of(mailbox) -> tuple[list[str], list[tuple[str, str]], str]:

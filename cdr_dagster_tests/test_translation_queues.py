@@ -28,6 +28,7 @@ from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.schedules import load_schedules
+from cdr_dagster_tests.queue_fixtures import op_metadata
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_data_partners_rows import checked_db
 from cdr_dagster_tests.translation_rows import QueueRows
@@ -72,11 +73,6 @@ def run(cdr_db, mailbox, tier: str = "PROD", instance=None, **config):  # noqa: 
         instance=instance,
         raise_on_error=False,
     )
-
-
-def op_metadata(result) -> dict[str, object]:  # noqa: ANN001
-    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    return {k: v.value for k, v in output.event_specific_data.metadata.items()}
 
 
 def page_of(message) -> str:  # noqa: ANN001
