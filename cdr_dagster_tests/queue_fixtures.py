@@ -6,6 +6,9 @@ the test's PostgreSQL CDR database, update their row the way the CDR code does, 
 line per invocation to ``invocations.log`` so a test can prove a job started exactly once.
 What each does is chosen by its row (the batch job's name, the publishing job's subset), as the
 real CdrLongReports.py picks its report class by ``batch_job.name``.
+
+The other job tests share its run helpers too: :func:`checked_resource`, :func:`job_resources`
+(the CDR database, mail and CDR_BASEDIR resources) and :func:`op_metadata`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from sqlalchemy.engine import Engine, Row, make_url
 
 from cdr_dagster.cdr.schema import batch_job, pub_proc
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource, engine_for
+from cdr_dagster.resources.commands import CommandRunnerResource
+from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
 from cdr_dagster_tests.services.postgres import temporary_database
 
@@ -236,6 +241,19 @@ def checked_resource(url: str) -> CdrDatabaseResource:
     if not event.contains(engine, "before_execute", compile_for_sql_server):
         event.listen(engine, "before_execute", compile_for_sql_server)
     return CdrDatabaseResource(url=url)
+
+
+def job_resources(engine: Engine, mailbox, basedir: Path, tier: str = "DEV") -> dict[str, object]:
+    """The resources most jobs take: the test CDR database (statements checked for SQL
+    Server), mail to the test SMTP server for ``tier``, and ``basedir`` as CDR_BASEDIR."""
+    cdr_db = checked_resource(engine_url(engine))
+    return {
+        "cdr_db": cdr_db,
+        "email": EmailResource(
+            tier=tier, smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=cdr_db
+        ),
+        "commands": CommandRunnerResource(basedir=str(basedir)),
+    }
 
 
 def engine_url(engine: Engine) -> str:

@@ -1,6 +1,5 @@
 """Helpers (no tests): CDR documents, versions, search index and publishing rows for the
-GovDelivery and PCIB statistics report tests, and the resources and output metadata of their
-report jobs.
+GovDelivery and PCIB statistics report tests, and the output metadata of their report jobs.
 
 Documents are written as the CDR keeps them: ``all_docs`` with the current XML, one
 ``all_doc_versions`` row per version, ``query_term`` rows of the current XML and
@@ -33,9 +32,6 @@ from cdr_dagster.cdr.schema import (
 )
 from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster.demo.indexing import CDR_NAMESPACE, index_document
-from cdr_dagster.resources.commands import CommandRunnerResource
-from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.test_data_partners_rows import checked_db
 
 NS = f'xmlns:cdr="{CDR_NAMESPACE}"'
 PUSH = "Push_Documents_To_Cancer.Gov_Export"
@@ -82,19 +78,6 @@ def _type_id(conn: Connection, name: str) -> int:
         .values(name=name, format=1, created=datetime(2002, 1, 1))
         .returning(doc_type.c.id)
     ).scalar_one()
-
-
-def report_job_resources(engine: Engine, mailbox, basedir: Path) -> dict[str, object]:
-    """The resources of a report job: the test CDR database (statements checked for SQL
-    Server), mail to the test SMTP server (tier DEV), and ``basedir`` as CDR_BASEDIR."""
-    db = checked_db(engine)
-    return {
-        "cdr_db": db,
-        "email": EmailResource(
-            tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
-        ),
-        "commands": CommandRunnerResource(basedir=str(basedir)),
-    }
 
 
 def output_metadata(result: dg.ExecuteInProcessResult) -> dict:

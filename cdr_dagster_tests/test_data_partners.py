@@ -36,9 +36,9 @@ from cdr_dagster.cdr.schema import (
 )
 from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
-from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.queue_fixtures import job_resources
 from cdr_dagster_tests.services.smtp import _free_port
 from cdr_dagster_tests.test_data_partners_rows import (
     TEXTS,
@@ -281,21 +281,10 @@ def partners(cdr_db, tmp_path: Path):
     return tmp_path
 
 
-def resources(cdr_db, mailbox, basedir: Path, tier: str) -> dict:
-    db = checked_db(cdr_db)
-    return {
-        "cdr_db": db,
-        "email": EmailResource(
-            tier=tier, smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
-        ),
-        "commands": CommandRunnerResource(basedir=str(basedir)),
-    }
-
-
 def notify(cdr_db, mailbox, basedir, tier="PROD", **config):
     return notify_data_partners_job.execute_in_process(
         run_config={"ops": {"notify_data_partners_op": {"config": config}}},
-        resources=resources(cdr_db, mailbox, basedir, tier),
+        resources=job_resources(cdr_db, mailbox, basedir, tier),
     )
 
 
@@ -458,7 +447,7 @@ def test_explicit_job_skips_and_missing_changes(cdr_db, mailbox, partners):
     (partners / "Output/LicenseeDocs/Job20001/202510.changes").unlink()
     failed = notify_data_partners_job.execute_in_process(
         run_config={"ops": {"notify_data_partners_op": {"config": {"mode": "live"}}}},
-        resources=resources(cdr_db, mailbox, partners, "PROD"),
+        resources=job_resources(cdr_db, mailbox, partners, "PROD"),
         raise_on_error=False,
     )
     assert not failed.success and mailbox.messages == []
@@ -585,7 +574,7 @@ def test_partner_list(cdr_db, mailbox, tmp_path: Path):
         (13, "Production"),
         (12, "Test"),
     ]
-    res = resources(cdr_db, mailbox, tmp_path, "DEV")
+    res = job_resources(cdr_db, mailbox, tmp_path, "DEV")
     result = data_partner_list_report_job.execute_in_process(
         run_config={"ops": {"data_partner_list_report_op": {"config": {"mode": "test"}}}},
         resources=res,

@@ -25,7 +25,10 @@ from cdr_dagster.jobs.dis_links import (
 )
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata
+from cdr_dagster_tests.queue_fixtures import (
+    job_resources,
+    op_metadata,
+)
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_dis_links_rows import (
     Link,
@@ -49,16 +52,9 @@ TABLES = ("all_docs", "all_doc_versions", "audit_trail", "checkout", "query_term
 
 @pytest.fixture
 def resources(cdr_db: Engine, mailbox, tmp_path: Path) -> dict[str, object]:
-    cdr = checked_resource(engine_url(cdr_db))
     basedir = tmp_path / "cdr"
     basedir.mkdir()
-    return {
-        "cdr_db": cdr,
-        "email": EmailResource(
-            tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=cdr
-        ),
-        "commands": CommandRunnerResource(basedir=str(basedir)),
-    }
+    return job_resources(cdr_db, mailbox, basedir)
 
 
 def xml_of(name: str, links: list[Link], comment: str | None = None) -> str:

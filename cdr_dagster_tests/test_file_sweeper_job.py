@@ -22,7 +22,11 @@ from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.sweeper.lock import LOCK_FILE_NAME
 from cdr_dagster.sweeper.spec import reference_time
 from cdr_dagster_tests.cdr_rows import add_group_members
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata
+from cdr_dagster_tests.queue_fixtures import (
+    checked_resource,
+    job_resources,
+    op_metadata,
+)
 from cdr_dagster_tests.test_file_sweeper_helpers import TZ, document, listing, rule_xml
 
 DAY = 86400
@@ -56,14 +60,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def resources(cdr_db: Engine, mailbox, basedir: Path) -> dict[str, object]:
-    cdr = checked_resource(engine_url(cdr_db))
-    return {
-        "cdr_db": cdr,
-        "email": EmailResource(
-            tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=cdr
-        ),
-        "commands": CommandRunnerResource(basedir=str(basedir)),
-    }
+    return job_resources(cdr_db, mailbox, basedir)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from cdr_dagster.jobs.govdelivery import (
 from cdr_dagster.reports import render_html, render_markdown
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.queue_fixtures import job_resources
 from cdr_dagster_tests.report_rows import (
     PUSH,
     Version,
@@ -31,7 +32,6 @@ from cdr_dagster_tests.report_rows import (
     dis_xml,
     load_demo,
     output_metadata,
-    report_job_resources,
     summary_xml,
 )
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
@@ -377,7 +377,7 @@ def test_report_layout(seeded):
 def run(engine, mailbox, basedir: Path, **config):
     return govdelivery_reports_job.execute_in_process(
         run_config={"ops": {"govdelivery_reports_op": {"config": config}}},
-        resources=report_job_resources(engine, mailbox, basedir),
+        resources=job_resources(engine, mailbox, basedir),
         raise_on_error=False,
     )
 

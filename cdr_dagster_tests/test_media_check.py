@@ -28,7 +28,10 @@ from cdr_dagster.resources.akamai import AkamaiResource  # noqa: E402
 from cdr_dagster.resources.commands import CommandRunnerResource  # noqa: E402
 from cdr_dagster.resources.email import EmailResource  # noqa: E402
 from cdr_dagster_tests.cdr_rows import add_group_members  # noqa: E402
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, op_metadata  # noqa: E402
+from cdr_dagster_tests.queue_fixtures import (  # noqa: E402
+    job_resources,
+    op_metadata,
+)
 from cdr_dagster_tests.test_file_sweeper_helpers import listing  # noqa: E402
 
 HAS_RSYNC = shutil.which("rsync") is not None
@@ -203,14 +206,9 @@ def target(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def resources(cdr_db: Engine, mailbox, akamai_dir: Path, target: Path) -> dict[str, object]:
-    cdr = checked_resource(engine_url(cdr_db))
     return {
-        "cdr_db": cdr,
-        "email": EmailResource(
-            tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=cdr
-        ),
+        **job_resources(cdr_db, mailbox, akamai_dir.parent),
         "akamai": AkamaiResource(akamai_dir=str(akamai_dir), local_target=str(target)),
-        "commands": CommandRunnerResource(basedir=str(akamai_dir.parent)),
     }
 
 

@@ -23,6 +23,7 @@ from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.reports import render_html
 from cdr_dagster.schedules import load_schedules
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.queue_fixtures import job_resources
 from cdr_dagster_tests.report_rows import (
     NS,
     PUSH,
@@ -31,7 +32,6 @@ from cdr_dagster_tests.report_rows import (
     dis_xml,
     load_demo,
     output_metadata,
-    report_job_resources,
     summary_xml,
 )
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
@@ -490,7 +490,7 @@ def run(engine, mailbox, basedir: Path, partition: str | None = "2024-05-01", **
     return monthly_stats_report_job.execute_in_process(
         run_config={"ops": {"monthly_stats_report_op": {"config": config}}},
         partition_key=partition,
-        resources=report_job_resources(engine, mailbox, basedir),
+        resources=job_resources(engine, mailbox, basedir),
         raise_on_error=False,
     )
 

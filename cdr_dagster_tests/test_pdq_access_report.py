@@ -13,9 +13,8 @@ from openpyxl import load_workbook
 from cdr_dagster.assets.sftp_logs import COVERAGE_CHECK, pdq_access_report
 from cdr_dagster.cdr.control import set_control_value
 from cdr_dagster.cdr.schema import ctl
-from cdr_dagster.resources.commands import CommandRunnerResource
-from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.test_data_partners_rows import add_licensee, checked_db, licensee_xml
+from cdr_dagster_tests.queue_fixtures import job_resources
+from cdr_dagster_tests.test_data_partners_rows import add_licensee, licensee_xml
 
 FEBRUARY = [
     # a session from January whose PID is reused: the later session wins
@@ -47,18 +46,11 @@ def basedir(cdr_db, tmp_path: Path) -> Path:
 
 
 def run(cdr_db, mailbox, basedir: Path, raise_on_error: bool = True, **config):
-    db = checked_db(cdr_db)
     return dg.materialize(
         [pdq_access_report],
         partition_key="2025-02-01",
         run_config={"ops": {"pdq_access_report": {"config": config}}} if config else None,
-        resources={
-            "cdr_db": db,
-            "email": EmailResource(
-                tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db
-            ),
-            "commands": CommandRunnerResource(basedir=str(basedir)),
-        },
+        resources=job_resources(cdr_db, mailbox, basedir),
         raise_on_error=raise_on_error,
     )
 
