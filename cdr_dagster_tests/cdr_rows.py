@@ -1,19 +1,22 @@
-"""Small helpers that put CDR rows into the test database (users, groups)."""
+"""Small helpers that put CDR rows into the test database (users, groups, document types,
+actions)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Engine
 
-from cdr_dagster.cdr.schema import metadata
+from cdr_dagster.cdr.schema import action, doc_type, metadata, usr
 
 
 def add_group_members(
     engine: Engine, group: str, members: list[tuple[str, str | None, bool]]
 ) -> None:
     """Create CDR group ``group`` with members given as (login, email, expired)."""
-    usr, grp, grp_usr = (metadata.tables[name] for name in ("usr", "grp", "grp_usr"))
+    grp, grp_usr = (metadata.tables[name] for name in ("grp", "grp_usr"))
     with engine.begin() as conn:
         group_id = conn.execute(grp.insert().values(name=group).returning(grp.c.id)).scalar_one()
         for login, address, expired in members:
@@ -27,3 +30,35 @@ def add_group_members(
                 values["expired"] = datetime(2020, 1, 1)
             user_id = conn.execute(usr.insert().values(**values).returning(usr.c.id)).scalar_one()
             conn.execute(grp_usr.insert().values(grp=group_id, usr=user_id))
+
+
+def add_doc_types(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Create the document types ``names``; their ids by name."""
+    return {
+        name: conn.execute(
+            insert(doc_type)
+            .values(name=name, format=1, created=datetime(2010, 1, 1))
+            .returning(doc_type.c.id)
+        ).scalar_one()
+        for name in names
+    }
+
+
+def add_actions(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Create the audit trail actions ``names`` (``ADD DOCUMENT`` ...); their ids by name."""
+    return {
+        name: conn.execute(insert(action).values(name=name).returning(action.c.id)).scalar_one()
+        for name in names
+    }
+
+
+def user_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """The ids of the CDR accounts ``names``, creating those that do not exist yet."""
+    ids = {}
+    for name in names:
+        ids[name] = conn.execute(select(usr.c.id).where(usr.c.name == name)).scalar_one_or_none()
+        if ids[name] is None:
+            ids[name] = conn.execute(
+                insert(usr).values(name=name, created=datetime(2010, 1, 1)).returning(usr.c.id)
+            ).scalar_one()
+    return ids

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from cdr_dagster.cdr import schema
 from cdr_dagster.cdr.document_index import reindex
 from cdr_dagster.cdr.xml import parse_xml
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_actions, add_doc_types, add_group_members, user_ids
 
 CDR_NS = "cips.nci.nih.gov/cdr"
 DIS = "DrugInformationSummary"
@@ -82,29 +82,10 @@ def base_rows(engine: Engine) -> dict[str, int]:
     """Document types, actions, users, the report groups and the DIS index definitions."""
     add_group_members(engine, "Expiring Links Notification", [("pwright", "pw@example.gov", False)])
     add_group_members(engine, "Test Publishing Notification", [("tester", "t@example.gov", False)])
-    ids: dict[str, int] = {}
     with engine.begin() as conn:
-        for name in (DIS, "Media", "Licensee"):
-            ids[name] = conn.execute(
-                insert(schema.doc_type)
-                .values(name=name, format=1, created=datetime(2010, 1, 1))
-                .returning(schema.doc_type.c.id)
-            ).scalar_one()
-        for name in ("ADD DOCUMENT", "MODIFY DOCUMENT"):
-            ids[name] = conn.execute(
-                insert(schema.action).values(name=name).returning(schema.action.c.id)
-            ).scalar_one()
-        for name in USERS:
-            ids[name] = (
-                conn.execute(
-                    select(schema.usr.c.id).where(schema.usr.c.name == name)
-                ).scalar_one_or_none()
-                or conn.execute(
-                    insert(schema.usr)
-                    .values(name=name, created=datetime(2010, 1, 1))
-                    .returning(schema.usr.c.id)
-                ).scalar_one()
-            )
+        ids = add_doc_types(conn, (DIS, "Media", "Licensee"))
+        ids |= add_actions(conn, ("ADD DOCUMENT", "MODIFY DOCUMENT"))
+        ids |= user_ids(conn, USERS)
         conn.execute(insert(schema.query_term_def), [{"path": path} for path in DIS_PATHS])
     return ids
 

@@ -21,7 +21,7 @@ from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.sweeper.lock import LOCK_FILE_NAME
 from cdr_dagster.sweeper.spec import reference_time
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_actions, add_doc_types, add_group_members, user_ids
 from cdr_dagster_tests.queue_fixtures import (
     checked_resource,
     job_resources,
@@ -67,24 +67,10 @@ def resources(cdr_db: Engine, mailbox, basedir: Path) -> dict[str, object]:
 def cdr_rows(cdr_db: Engine) -> dict[str, int]:
     """Document types, actions, the FileSweeper account and the error group."""
     add_group_members(cdr_db, GROUP, [("rbaker", "rbaker@example.gov", False)])
-    ids: dict[str, int] = {}
     with cdr_db.begin() as conn:
-        for name in ("SweepSpecifications", "Media"):
-            ids[name] = conn.execute(
-                insert(schema.doc_type)
-                .values(name=name, format=1, created=datetime(2010, 1, 1))
-                .returning(schema.doc_type.c.id)
-            ).scalar_one()
-        for name in ("ADD DOCUMENT", "MODIFY DOCUMENT"):
-            ids[name] = conn.execute(
-                insert(schema.action).values(name=name).returning(schema.action.c.id)
-            ).scalar_one()
-        for name in ("FileSweeper", "mlee"):
-            ids[name] = conn.execute(
-                insert(schema.usr)
-                .values(name=name, created=datetime(2010, 1, 1))
-                .returning(schema.usr.c.id)
-            ).scalar_one()
+        ids = add_doc_types(conn, ("SweepSpecifications", "Media"))
+        ids |= add_actions(conn, ("ADD DOCUMENT", "MODIFY DOCUMENT"))
+        ids |= user_ids(conn, ("FileSweeper", "mlee"))
     return ids
 
 
