@@ -35,8 +35,11 @@ import dagster as dg
 from pydantic import Field
 
 from cdr_dagster.assets.search_loads import (
+    MAX_RUNTIME_SECONDS,
+    POOL,
     SearchTargetConfig,
     check_metadata,
+    load_event,
     notice_markdown,
     warn_if_target_ignored,
 )
@@ -47,10 +50,6 @@ from cdr_dagster.resources.search_index import SearchIndexResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
 
 GROUP = "cancer_gov_dictionaries"
-#: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
-POOL = "elasticsearch"
-#: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
-MAX_RUNTIME_SECONDS = 4 * 60 * 60
 #: What the legacy loader called the log levels it accepted.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -269,10 +268,7 @@ def _load(
         ) from failure
 
     metadata = _result_metadata(result, elapsed, subject, body, recipients)
-    if result.mode == "full":
-        yield dg.MaterializeResult(metadata=metadata)
-    else:
-        yield dg.AssetObservation(asset_key=context.asset_key, metadata=metadata)
+    yield load_event(context, result.mode, metadata)
     _notify(context, email, subject, body, recipients)
 
 

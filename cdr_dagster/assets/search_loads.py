@@ -1,7 +1,7 @@
 """Pieces shared by the assets that load an Elasticsearch index for a cancer.gov API (the
-dictionary loads and the trial listing load): the per-run host/port options, the warning when
-the search_index resource writes to a folder, asset check metadata, and the Markdown of a mailed
-notice.
+dictionary loads and the trial listing load): their pool and run time limit, the per-run
+host/port options, the warning when the search_index resource writes to a folder, asset check
+metadata, the event that records a load, and the Markdown of a mailed notice.
 
 No heavy import here: the code location imports this module at load time.
 """
@@ -12,6 +12,11 @@ import dagster as dg
 from pydantic import Field
 
 from cdr_dagster.settings import DEVELOPERS_GROUP
+
+#: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
+POOL = "elasticsearch"
+#: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
+MAX_RUNTIME_SECONDS = 4 * 60 * 60
 
 
 class SearchTargetConfig(dg.Config):
@@ -40,6 +45,16 @@ def check_metadata(details: dict[str, Any]) -> dict[str, Any]:
         key: dg.MetadataValue.json(value) if isinstance(value, (list, dict)) else value
         for key, value in details.items()
     }
+
+
+def load_event(
+    context: Any, mode: str, metadata: dict[str, Any]
+) -> dg.MaterializeResult | dg.AssetObservation:
+    """A full load (``mode`` ``"full"``) is a materialization; a test or limited run is an
+    observation, since the live index did not change."""
+    if mode == "full":
+        return dg.MaterializeResult(metadata=metadata)
+    return dg.AssetObservation(asset_key=context.asset_key, metadata=metadata)
 
 
 def notice_markdown(subject: str, body: str, recipients: list[str] | None = None) -> str:

@@ -31,8 +31,11 @@ import dagster as dg
 from pydantic import Field
 
 from cdr_dagster.assets.search_loads import (
+    MAX_RUNTIME_SECONDS,
+    POOL,
     SearchTargetConfig,
     check_metadata,
+    load_event,
     notice_markdown,
     warn_if_target_ignored,
 )
@@ -45,10 +48,6 @@ from cdr_dagster.settings import DEVELOPERS_GROUP
 
 ASSET = "trial_listing_info"
 GROUP = "cancer_gov_trials"
-#: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
-POOL = "elasticsearch"
-#: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
-MAX_RUNTIME_SECONDS = 4 * 60 * 60
 #: The legacy defaults: the longest back-off between EVS retries, and its floor.
 DEFAULT_MAX_SLEEP = 500.0
 MIN_MAX_SLEEP = 0.01
@@ -211,10 +210,7 @@ def trial_listing_info(
 
     context.log.info(f"indexing completed in {elapsed}")
     metadata = _result_metadata(result, client, elapsed)
-    if result.mode == "full":
-        yield dg.MaterializeResult(metadata=metadata)
-    else:
-        yield dg.AssetObservation(asset_key=context.asset_key, metadata=metadata)
+    yield load_event(context, result.mode, metadata)
 
 
 trial_listing_info_job = dg.define_asset_job(
