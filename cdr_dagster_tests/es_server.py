@@ -714,6 +714,20 @@ class SearchCluster:
         return Elasticsearch([self.url], timeout=60)
 
 
+def aliased(cluster: SearchCluster, alias: str) -> list[str]:
+    """The indexes ``alias`` points to, sorted ([] when there is no such alias)."""
+    client = cluster.client()
+    if not client.indices.exists_alias(name=alias):
+        return []
+    return sorted(client.indices.get_alias(name=alias))
+
+
+def indexes(cluster: SearchCluster, alias: str) -> list[str]:
+    """The stamped indexes of ``alias`` (``{alias}-*``), sorted, aliased or not."""
+    rows = cluster.client().cat.indices(index=f"{alias}-*", format="json", h="index")
+    return sorted(row["index"] for row in rows)
+
+
 def _remove_prefixed(url: str, prefix: str) -> None:
     from elasticsearch import Elasticsearch
 

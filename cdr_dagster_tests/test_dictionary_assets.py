@@ -32,7 +32,12 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
 from cdr_dagster_tests.cdr_rows import add_group_members
-from cdr_dagster_tests.es_server import SearchCluster, search_cluster  # noqa: F401 - fixture
+from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
+    SearchCluster,
+    aliased,
+    indexes,
+    search_cluster,
+)
 from cdr_dagster_tests.services.smtp import SmtpServer
 
 GLOSSARY_TITLE = "Index Glossary Dictionary"
@@ -239,18 +244,6 @@ def index_documents(cluster: SearchCluster, name: str) -> dict[str, dict[str, An
     client.indices.refresh(index=name)
     hits = client.search(index=name, query={"match_all": {}}, size=1000)
     return {hit["_id"]: hit["_source"] for hit in hits["hits"]["hits"]}
-
-
-def aliased(cluster: SearchCluster, alias: str) -> list[str]:
-    client = cluster.client()
-    if not client.indices.exists_alias(name=alias):
-        return []
-    return sorted(client.indices.get_alias(name=alias))
-
-
-def indexes(cluster: SearchCluster, alias: str) -> list[str]:
-    rows = cluster.client().cat.indices(index=f"{alias}-*", format="json", h="index")
-    return sorted(row["index"] for row in rows)
 
 
 def host_of(cluster: SearchCluster) -> str:

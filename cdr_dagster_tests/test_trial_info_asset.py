@@ -36,6 +36,8 @@ from cdr_dagster.resources.search_index import SearchIndexResource
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
     SearchCluster,
+    aliased,
+    indexes,
     search_cluster,
     shared_server,
 )
@@ -135,18 +137,6 @@ def sources(cluster: SearchCluster, name: str) -> list[dict[str, Any]]:
     client.indices.refresh(index=name)
     hits = client.search(index=name, query={"match_all": {}}, size=1000)["hits"]["hits"]
     return [hit["_source"] for hit in hits]
-
-
-def aliased(cluster: SearchCluster, alias: str) -> list[str]:
-    client = cluster.client()
-    if not client.indices.exists_alias(name=alias):
-        return []
-    return sorted(client.indices.get_alias(name=alias))
-
-
-def indexes(cluster: SearchCluster, alias: str) -> list[str]:
-    rows = cluster.client().cat.indices(index=f"{alias}-*", format="json", h="index")
-    return sorted(row["index"] for row in rows)
 
 
 def by_url(documents: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
