@@ -36,6 +36,8 @@ class Target:
 
 
 def ssh_resource(endpoint: SftpEndpoint, **overrides) -> SftpResource:
+    """An SftpResource on the test SFTP server with its client key and known hosts (used by
+    the other SFTP tests too); ``overrides`` replace any setting."""
     settings = {
         "host": endpoint.host,
         "port": endpoint.port,

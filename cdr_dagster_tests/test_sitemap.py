@@ -38,6 +38,7 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.netstorage import build_netstorage_resource, with_login
 from cdr_dagster.resources.sftp import SftpResource
 from cdr_dagster_tests.services.sftp import SftpEndpoint
+from cdr_dagster_tests.test_resource_sftp import ssh_resource
 
 NS = {"s": NAMESPACE}
 SITE = "https://www.cancer.gov"
@@ -123,19 +124,6 @@ def seed(engine: Engine, entries: str = ENTRIES, documents=DOCUMENTS) -> None:
 
 def db_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
-
-
-def ssh_netstorage(endpoint: SftpEndpoint, **overrides: Any) -> SftpResource:
-    settings = {
-        "host": endpoint.host,
-        "port": endpoint.port,
-        "username": endpoint.username,
-        "key_file": str(endpoint.client_key_file),
-        "known_hosts_file": str(endpoint.known_hosts_file),
-        "timeout": 15.0,
-    }
-    settings.update(overrides)
-    return SftpResource(**settings)
 
 
 def run(
@@ -240,7 +228,7 @@ def test_the_protocol_url_limit_is_checked():
 
 def test_uploads_the_sitemap_to_netstorage_over_sftp(cdr_db: Engine, sftp_server: SftpEndpoint):
     seed(cdr_db)
-    result = run(cdr_db, ssh_netstorage(sftp_server))
+    result = run(cdr_db, ssh_resource(sftp_server))
     assert result.success
     uploaded = sftp_server.root / DESTINATION
     assert_sitemap(uploaded.read_bytes(), EXPECTED_URLS)
@@ -289,13 +277,13 @@ def test_a_second_run_replaces_the_file(cdr_db: Engine, sftp_server: SftpEndpoin
     seed(cdr_db)
     (sftp_server.root / "sitemaps").mkdir()
     (sftp_server.root / DESTINATION).write_text("old sitemap")
-    assert run(cdr_db, ssh_netstorage(sftp_server)).success
+    assert run(cdr_db, ssh_resource(sftp_server)).success
     assert_sitemap((sftp_server.root / DESTINATION).read_bytes(), EXPECTED_URLS)
 
 
 def test_hostname_and_username_come_from_the_run(cdr_db: Engine, sftp_server: SftpEndpoint):
     seed(cdr_db)
-    netstorage = ssh_netstorage(sftp_server, host="", username="")
+    netstorage = ssh_resource(sftp_server, host="", username="")
     refused = run(cdr_db, netstorage)
     assert not refused.success
     assert "give hostname and username" in str(
@@ -329,7 +317,7 @@ def error_text(result: dg.ExecuteInProcessResult) -> str:
 
 def test_bad_lines_fail_the_run_and_nothing_is_uploaded(cdr_db: Engine, sftp_server: SftpEndpoint):
     seed(cdr_db, ENTRIES + "43234;drug;English\n702758,drug,Spanish\n")
-    result = run(cdr_db, ssh_netstorage(sftp_server))
+    result = run(cdr_db, ssh_resource(sftp_server))
     assert not result.success
     text = error_text(result)
     assert "2 bad line(s)" in text and "line 12: '43234;drug;English'" in text
@@ -351,7 +339,7 @@ def test_a_drug_entry_on_a_glossary_document_fails_the_run(
     cdr_db: Engine, sftp_server: SftpEndpoint
 ):
     seed(cdr_db, "702758,drug,English\n46710,drug,English\n")
-    result = run(cdr_db, ssh_netstorage(sftp_server))
+    result = run(cdr_db, ssh_resource(sftp_server))
     assert not result.success
     assert "CDR46710 has doctype GlossaryTermName" in error_text(result)
     assert list(sftp_server.root.iterdir()) == []
@@ -409,7 +397,7 @@ def test_legacy_options_convert_to_a_run_config_the_job_takes(
         {"tier": "dev", "hostname": "127.0.0.1", "username": sftp_server.username, "keep": ""},
     )
     assert converted.job == "dictionary_sitemap_job" and converted.node == "dictionary_sitemap"
-    netstorage = ssh_netstorage(sftp_server, host="", username="")
+    netstorage = ssh_resource(sftp_server, host="", username="")
     defs = dg.Definitions(
         assets=[dictionary_sitemap],
         jobs=[dictionary_sitemap_job],
