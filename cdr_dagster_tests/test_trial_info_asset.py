@@ -119,6 +119,17 @@ def cluster_resource(cluster: SearchCluster, **settings: Any) -> SearchIndexReso
     return SearchIndexResource(url=cluster.url, index_prefix=cluster.prefix, **settings)
 
 
+@pytest.fixture
+def defs(
+    cdr_db: Engine,
+    mailbox: SmtpServer,
+    evs_server: HTTPServer,
+    search_cluster: SearchCluster,  # noqa: F811
+) -> dg.Definitions:
+    """The asset with the test CDR, mail server, EVS stand-in and cluster."""
+    return definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
+
+
 def run(defs: dg.Definitions, options: dict[str, str] | None = None, **config: Any):
     """The job with the legacy ``options`` converted as the catalogue converts them, plus
     ``config`` (fields the legacy job did not have)."""
@@ -171,13 +182,13 @@ def canonical(documents: list[dict[str, Any]]) -> Counter:
 
 
 def test_a_full_load_gives_the_documents_the_api_reads(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
     evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     seed_cdr(cdr_db)
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert result.success
     listing_alias = f"{search_cluster.prefix}listinginfov1"
@@ -269,9 +280,9 @@ def test_a_reload_moves_both_aliases_in_one_call_and_drops_old_indexes(
 # --- failures leave both aliases alone --------------------------------------------------------
 
 
-def live_load(engine: Engine, mailbox: SmtpServer, evs: HTTPServer, cluster: SearchCluster):
+def live_load(defs: dg.Definitions, cluster: SearchCluster):
     """Load once; return the live (listing, trial type) indexes."""
-    assert run(definitions(engine, mailbox, api_evs(evs), cluster_resource(cluster))).success
+    assert run(defs).success
     return (
         aliased(cluster, f"{cluster.prefix}listinginfov1"),
         aliased(cluster, f"{cluster.prefix}trialtypeinfov1"),
@@ -299,30 +310,30 @@ def assert_failed_and_untouched(
 
 
 def test_evs_down_fails_with_nothing_swapped(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
-    evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     """Scenario 8."""
     seed_cdr(cdr_db)
-    live = live_load(cdr_db, mailbox, evs_server, search_cluster)
-    defs = definitions(cdr_db, mailbox, closed_port_evs(), cluster_resource(search_cluster))
-    result = run(defs, {"sleep": "0.05"})
+    live = live_load(defs, search_cluster)
+    evs_down = definitions(cdr_db, mailbox, closed_port_evs(), cluster_resource(search_cluster))
+    result = run(evs_down, {"sleep": "0.05"})
     assert_failed_and_untouched(result, mailbox, search_cluster, live, "EVS has died")
 
 
 def test_evs_with_no_concepts_fails_with_nothing_swapped(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
     evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     seed_cdr(cdr_db)
-    live = live_load(cdr_db, mailbox, evs_server, search_cluster)
+    live = live_load(defs, search_cluster)
     evs_server.clear()
     evs_server.expect_request(PATH).respond_with_json([])
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert_failed_and_untouched(
         result, mailbox, search_cluster, live, "EVS returned no concepts for the roots"
@@ -330,16 +341,15 @@ def test_evs_with_no_concepts_fails_with_nothing_swapped(
 
 
 def test_an_override_spanning_two_groups_fails_with_nothing_swapped(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
-    evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     """Scenario 4: the codes of one override have different display names."""
     seed_cdr(cdr_db)
-    live = live_load(cdr_db, mailbox, evs_server, search_cluster)
+    live = live_load(defs, search_cluster)
     set_trials_value(cdr_db, "overrides", "C2955,C7707|Colorectal Cancer|colorectal-cancer")
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert_failed_and_untouched(
         result,
@@ -351,13 +361,13 @@ def test_an_override_spanning_two_groups_fails_with_nothing_swapped(
 
 
 def test_a_malformed_override_fails_before_evs_is_called(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
     evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     seed_cdr(cdr_db, overrides="C7510|Thyroid Cancer|thyroid-cancer\nC3163|cll")
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert_failed_and_untouched(
         result, mailbox, search_cluster, ([], []), "malformed override on line 2: 'C3163|cll'"
@@ -366,19 +376,18 @@ def test_a_malformed_override_fails_before_evs_is_called(
 
 
 def test_a_refused_document_deletes_both_new_indexes(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
-    evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     """The ctl mapping no longer knows pretty_url_name: the strict mapping refuses the
     documents; both new indexes go, and the live ones stay."""
     seed_cdr(cdr_db)
-    live = live_load(cdr_db, mailbox, evs_server, search_cluster)
+    live = live_load(defs, search_cluster)
     body = json.loads((MAPPINGS_DIR / "listing-info.json").read_text(encoding="utf-8"))
     del body["mappings"]["properties"]["pretty_url_name"]
     set_trials_value(cdr_db, "listing-info", json.dumps(body))
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert_failed_and_untouched(
         result, mailbox, search_cluster, live, "strict_dynamic_mapping_exception"
@@ -387,9 +396,9 @@ def test_a_refused_document_deletes_both_new_indexes(
 
 
 def test_a_refused_alias_move_moves_neither_alias(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
-    evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
 ) -> None:
     """An index named like the trial type alias makes the cluster refuse the one _aliases
@@ -397,7 +406,6 @@ def test_a_refused_alias_move_moves_neither_alias(
     seed_cdr(cdr_db)
     clash = f"{search_cluster.prefix}trialtypeinfov1"
     search_cluster.client().indices.create(index=clash)
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs)
     assert not result.success
     listing_alias = f"{search_cluster.prefix}listinginfov1"
@@ -413,6 +421,7 @@ def test_a_refused_alias_move_moves_neither_alias(
 
 
 def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
+    defs: dg.Definitions,
     cdr_db: Engine,
     mailbox: SmtpServer,
     evs_server: HTTPServer,
@@ -420,9 +429,8 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
 ) -> None:
     """Scenario 7."""
     seed_cdr(cdr_db)
-    live = live_load(cdr_db, mailbox, evs_server, search_cluster)
+    live = live_load(defs, search_cluster)
     evs_server.clear_log()
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs, {"limit": "5"})
     assert result.success
     alias = f"{search_cluster.prefix}listinginfov1"
@@ -442,14 +450,13 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
 
 
 def test_test_mode_writes_the_legacy_files_and_no_index(
+    defs: dg.Definitions,
     cdr_db: Engine,
-    mailbox: SmtpServer,
     evs_server: HTTPServer,
     search_cluster: SearchCluster,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     seed_cdr(cdr_db, definitions=False)  # the packaged definitions are enough here
-    defs = definitions(cdr_db, mailbox, api_evs(evs_server), cluster_resource(search_cluster))
     result = run(defs, {"test": "yes", "dump": "yes"}, output_dir=str(tmp_path))
     assert result.success
     assert indexes(search_cluster, f"{search_cluster.prefix}listinginfov1") == []
