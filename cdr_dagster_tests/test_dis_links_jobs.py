@@ -31,6 +31,7 @@ from cdr_dagster_tests.queue_fixtures import (
 )
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_dis_links_rows import (
+    SAVE_TABLES,
     Link,
     add_document,
     base_rows,
@@ -47,7 +48,6 @@ ON_CUTOFF = Link("https://keep.example/on-cutoff", "2021-05-15")
 NEW = Link("https://keep.example/new", "2024-01-10")
 PERMANENT = Link("https://keep.example/permanent", "2010-01-01", temporary=None)
 COMMENT = "Removing expired temporary links"
-TABLES = ("all_docs", "all_doc_versions", "audit_trail", "checkout", "query_term", "query_term_pub")
 
 
 @pytest.fixture
@@ -222,13 +222,13 @@ def test_a_second_live_run_changes_nothing_more(
     cdr_db: Engine, library: dict[str, int], resources
 ) -> None:
     assert remove(resources, mode="live", cutoff=CUTOFF).success
-    before = table_rows(cdr_db, *TABLES)
+    before = table_rows(cdr_db, *SAVE_TABLES)
     again = remove(resources, mode="live", cutoff=CUTOFF)
     assert again.success
     metadata = op_metadata(again)
     assert metadata["documents_examined"] == 1  # only the checked-out document is left
     assert metadata["saves"] == {}
-    assert table_rows(cdr_db, *TABLES) == before
+    assert table_rows(cdr_db, *SAVE_TABLES) == before
 
 
 # --- the removal, test mode ------------------------------------------------------------------
@@ -237,10 +237,10 @@ def test_a_second_live_run_changes_nothing_more(
 def test_test_mode_writes_before_and_after_files_and_saves_nothing(
     cdr_db: Engine, library: dict[str, int], resources
 ) -> None:
-    before = table_rows(cdr_db, *TABLES)
+    before = table_rows(cdr_db, *SAVE_TABLES)
     result = remove(resources, cutoff=CUTOFF)
     assert result.success
-    assert table_rows(cdr_db, *TABLES) == before
+    assert table_rows(cdr_db, *SAVE_TABLES) == before
     metadata = op_metadata(result)
     folder = Path(metadata["test_output"])
     assert folder.parent == Path(resources["commands"].basedir) / "GlobalChange"

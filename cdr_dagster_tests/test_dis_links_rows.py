@@ -157,6 +157,17 @@ def check_out(engine: Engine, ids: dict[str, int], doc_id: int, user: str) -> No
         )
 
 
+#: The tables a CDR save writes (a refused or failed save must leave them as they were).
+SAVE_TABLES = (
+    "all_docs",
+    "all_doc_versions",
+    "audit_trail",
+    "checkout",
+    "query_term",
+    "query_term_pub",
+)
+
+
 def table_rows(engine: Engine, *tables: str) -> dict[str, list[tuple]]:
     """Every row of each named table, sorted, to compare before and after."""
     with engine.connect() as conn:

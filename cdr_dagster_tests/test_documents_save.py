@@ -14,6 +14,7 @@ from cdr_dagster.cdr.document_index import collect_terms, int_val
 from cdr_dagster.cdr.documents import CheckedOutError, SaveError, save_document
 from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster_tests.test_dis_links_rows import (
+    SAVE_TABLES,
     Link,
     add_document,
     base_rows,
@@ -26,14 +27,6 @@ from cdr_dagster_tests.test_dis_links_rows import (
 NOW = datetime(2024, 5, 15, 10, 30, 12, 345678)
 OLD = dis_xml("Alpha", [Link("https://old.example/a", "2020-01-01")])
 NEW = dis_xml("Alpha", [Link("https://new.example/b", "2024-05-01", temporary=None)])
-SAVE_TABLES = (
-    "all_docs",
-    "all_doc_versions",
-    "audit_trail",
-    "checkout",
-    "query_term",
-    "query_term_pub",
-)
 
 
 @pytest.fixture
