@@ -13,7 +13,6 @@ file of that name).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +21,18 @@ from typing import Any
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from cdr_dagster.cdr.control import control_value
 from cdr_dagster.cdr.dictionaries import expected, terms
 from cdr_dagster.cdr.dictionaries.filters import DictionaryFilter, FilterError
 from cdr_dagster.cdr.dictionaries.nodes import IndexDocument, node_documents
 from cdr_dagster.cdr.documents import format_cdr_id
+from cdr_dagster.cdr.index_definitions import (
+    IndexDefinition,
+    read_index_definition,
+)
 from cdr_dagster.cdr.xml import parse_xml
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 CONTROL_GROUP = "dictionary"
-
-
-class IndexDefinitionError(ValueError):
-    """The index definition cannot be read; the message names the ctl row or file."""
 
 
 @dataclass(frozen=True)
@@ -82,28 +80,11 @@ DRUGS = Dictionary(
 DICTIONARIES = {d.name: d for d in (GLOSSARY, DRUGS)}
 
 
-@dataclass(frozen=True)
-class IndexDefinition:
-    """Settings and mappings, and where they were read."""
-
-    body: dict[str, Any]
-    source: str
-
-
 def index_definition(conn: Connection, dictionary: Dictionary) -> IndexDefinition:
     """The index definition from ctl (or the packaged copy when the row is missing)."""
-    where = f"ctl {CONTROL_GROUP}/{dictionary.control_name}"
-    text = control_value(conn, CONTROL_GROUP, dictionary.control_name)
-    if text is None:
-        where = f"packaged {dictionary.mapping_file.name} (no active {where} row)"
-        text = dictionary.mapping_file.read_text(encoding="utf-8")
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise IndexDefinitionError(f"can't load index definition from {where}: {exc}") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("mappings"), dict):
-        raise IndexDefinitionError(f"{where} is not an index definition (no 'mappings' object)")
-    return IndexDefinition(body, where)
+    return read_index_definition(
+        conn, CONTROL_GROUP, dictionary.control_name, dictionary.mapping_file
+    )
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,17 @@ called, so a bad override fails the run at once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from cdr_dagster.cdr.control import control_value
+from cdr_dagster.cdr.index_definitions import (
+    IndexDefinition,
+    IndexDefinitionError,
+    read_index_definition,
+)
 from cdr_dagster.cdr.trial_info.groups import parse_labels, parse_tokens
 from cdr_dagster.cdr.trial_info.overrides import Override, parse_overrides
 
@@ -31,14 +34,6 @@ MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 
 class TrialControlError(ValueError):
     """A ctl value of group ``trials`` is missing or unusable; the message names it."""
-
-
-@dataclass(frozen=True)
-class IndexDefinition:
-    """Settings and mappings of one index, and where they were read."""
-
-    body: dict[str, Any]
-    source: str
 
 
 @dataclass(frozen=True)
@@ -61,19 +56,11 @@ def _required(conn: Connection, name: str) -> str:
 
 def index_definition(conn: Connection, name: str) -> IndexDefinition:
     """The index definition in ctl ``trials/{name}``, or the packaged copy without one."""
-    where = f"ctl {CONTROL_GROUP}/{name}"
-    text = control_value(conn, CONTROL_GROUP, name)
-    if text is None:
-        path = MAPPINGS_DIR / f"{name}.json"
-        where = f"packaged {path.name} (no active {where} row)"
-        text = path.read_text(encoding="utf-8")
     try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise TrialControlError(f"can't load index definition from {where}: {exc}") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("mappings"), dict):
-        raise TrialControlError(f"{where} is not an index definition (no 'mappings' object)")
-    return IndexDefinition(body, where)
+        return read_index_definition(conn, CONTROL_GROUP, name, MAPPINGS_DIR / f"{name}.json")
+    except IndexDefinitionError as exc:
+        # The load reports trials ctl problems as TrialControlError; the JSON error stays the cause.
+        raise TrialControlError(str(exc)) from exc.__cause__
 
 
 def read_trial_control(conn: Connection) -> TrialControl:
