@@ -1,5 +1,5 @@
 """Small helpers that put CDR rows into the test database (users, groups, document types,
-actions)."""
+actions, document versions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from cdr_dagster.cdr.schema import action, doc_type, metadata, usr
+from cdr_dagster.cdr.schema import action, all_doc_versions, doc_type, metadata, usr
 
 
 def add_group_members(
@@ -62,3 +62,35 @@ def user_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
                 insert(usr).values(name=name, created=datetime(2010, 1, 1)).returning(usr.c.id)
             ).scalar_one()
     return ids
+
+
+def add_version_row(
+    conn: Connection,
+    doc_id: int,
+    num: int,
+    *,
+    when: datetime,
+    user: int,
+    doc_type: int,
+    title: str,
+    xml: str,
+    publishable: bool = True,
+    **columns: object,
+) -> None:
+    """One validated ``all_doc_versions`` row, saved (and last updated) at ``when``; any other
+    column (``comment`` ...) as ``columns``."""
+    conn.execute(
+        insert(all_doc_versions).values(
+            id=doc_id,
+            num=num,
+            dt=when,
+            updated_dt=when,
+            usr=user,
+            val_status="V",
+            publishable="Y" if publishable else "N",
+            doc_type=doc_type,
+            title=title,
+            xml=xml,
+            **columns,
+        )
+    )

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection, Engine
 from cdr_dagster.cdr import control, documents, groups, query_terms
 from cdr_dagster.cdr.admin import init_db
 from cdr_dagster.cdr.schema import (
-    all_doc_versions,
     all_docs,
     ctl,
     doc_type,
@@ -24,6 +23,7 @@ from cdr_dagster.cdr.schema import (
 )
 from cdr_dagster.cdr.xml import XmlError, get_text, parse_xml
 from cdr_dagster.cli import main as cli_main
+from cdr_dagster_tests.cdr_rows import add_version_row
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -68,19 +68,16 @@ def add_doc(conn: Connection, doc_id: int, type_id: int, xml: str, status: str =
 
 
 def add_version(conn: Connection, doc_id: int, num: int, type_id: int, publishable: str) -> None:
-    conn.execute(
-        insert(all_doc_versions).values(
-            id=doc_id,
-            num=num,
-            dt=datetime(2024, 1, num),
-            updated_dt=datetime(2024, 1, num),
-            usr=10,
-            val_status="V",
-            publishable=publishable,
-            doc_type=type_id,
-            title=f"Title {doc_id} v{num}",
-            xml=f"<Summary version='{num}'/>",
-        )
+    add_version_row(
+        conn,
+        doc_id,
+        num,
+        when=datetime(2024, 1, num),
+        user=10,
+        doc_type=type_id,
+        title=f"Title {doc_id} v{num}",
+        xml=f"<Summary version='{num}'/>",
+        publishable=publishable == "Y",
     )
 
 

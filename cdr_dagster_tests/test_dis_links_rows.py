@@ -18,7 +18,13 @@ from sqlalchemy.engine import Connection, Engine
 from cdr_dagster.cdr import schema
 from cdr_dagster.cdr.document_index import reindex
 from cdr_dagster.cdr.xml import parse_xml
-from cdr_dagster_tests.cdr_rows import add_actions, add_doc_types, add_group_members, user_ids
+from cdr_dagster_tests.cdr_rows import (
+    add_actions,
+    add_doc_types,
+    add_group_members,
+    add_version_row,
+    user_ids,
+)
 
 CDR_NS = "cips.nci.nih.gov/cdr"
 DIS = "DrugInformationSummary"
@@ -121,20 +127,17 @@ def add_document(
         )
         for num, (xml, publishable) in enumerate(versions, 1):
             when = start + timedelta(days=num)
-            conn.execute(
-                insert(schema.all_doc_versions).values(
-                    id=doc_id,
-                    num=num,
-                    dt=when,
-                    updated_dt=when,
-                    usr=ids["mlee"],
-                    val_status="V",
-                    publishable="Y" if publishable else "N",
-                    doc_type=ids[doc_type],
-                    title=f"Document {doc_id}",
-                    xml=xml,
-                    comment=f"version {num}",
-                )
+            add_version_row(
+                conn,
+                doc_id,
+                num,
+                when=when,
+                user=ids["mlee"],
+                doc_type=ids[doc_type],
+                title=f"Document {doc_id}",
+                xml=xml,
+                publishable=publishable,
+                comment=f"version {num}",
             )
         index(conn, doc_id, cwd, doc_type)
         published = [xml for xml, publishable in versions if publishable]

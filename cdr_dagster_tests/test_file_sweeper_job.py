@@ -21,7 +21,13 @@ from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.sweeper.lock import LOCK_FILE_NAME
 from cdr_dagster.sweeper.spec import reference_time
-from cdr_dagster_tests.cdr_rows import add_actions, add_doc_types, add_group_members, user_ids
+from cdr_dagster_tests.cdr_rows import (
+    add_actions,
+    add_doc_types,
+    add_group_members,
+    add_version_row,
+    user_ids,
+)
 from cdr_dagster_tests.queue_fixtures import (
     checked_resource,
     job_resources,
@@ -316,19 +322,15 @@ def add_recording(
         ).scalar_one()
         conn.execute(insert(schema.doc_blob_usage).values(doc_id=doc_id, blob_id=blob))
         for num in (1, 2):
-            conn.execute(
-                insert(schema.all_doc_versions).values(
-                    id=doc_id,
-                    num=num,
-                    dt=added,
-                    updated_dt=added,
-                    usr=rows["mlee"],
-                    val_status="V",
-                    publishable="Y",
-                    doc_type=rows["Media"],
-                    title=f"Recording {doc_id}",
-                    xml=xml,
-                )
+            add_version_row(
+                conn,
+                doc_id,
+                num,
+                when=added,
+                user=rows["mlee"],
+                doc_type=rows["Media"],
+                title=f"Recording {doc_id}",
+                xml=xml,
             )
             conn.execute(
                 insert(schema.version_blob_usage).values(

@@ -36,7 +36,6 @@ from cdr_dagster.cdr.glossifier import (
     name_key,
 )
 from cdr_dagster.cdr.schema import (
-    all_doc_versions,
     doc_type,
     external_map,
     external_map_usage,
@@ -49,7 +48,7 @@ from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import REFRESH_PATH, CmsResource, build_cms_resource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_group_members, add_version_row
 from cdr_dagster_tests.services.smtp import SmtpServer
 
 PASSWORD = "cms-secret"
@@ -152,19 +151,15 @@ def seed(engine: Engine, servers: dict[str, str], glossifier_row: bool = True) -
         ).inserted_primary_key[0]
         for doc_id, (concept, versions, on_cg) in NAMES.items():
             for num, xml in enumerate(versions, start=1):
-                conn.execute(
-                    insert(all_doc_versions).values(
-                        id=doc_id,
-                        num=num,
-                        dt=datetime(2024, 1, num),
-                        updated_dt=datetime(2024, 1, num),
-                        usr=1,
-                        val_status="V",
-                        publishable="Y",
-                        doc_type=type_id,
-                        title=f"name {doc_id}",
-                        xml=xml,
-                    )
+                add_version_row(
+                    conn,
+                    doc_id,
+                    num,
+                    when=datetime(2024, 1, num),
+                    user=1,
+                    doc_type=type_id,
+                    title=f"name {doc_id}",
+                    xml=xml,
                 )
             # Every name was in publishing job 10 at its latest version; the one on
             # cancer.gov came from job 9 (version 1) for document 7.

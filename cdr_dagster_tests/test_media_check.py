@@ -27,7 +27,7 @@ from cdr_dagster.media.expected import expected_files  # noqa: E402
 from cdr_dagster.resources.akamai import AkamaiResource  # noqa: E402
 from cdr_dagster.resources.commands import CommandRunnerResource  # noqa: E402
 from cdr_dagster.resources.email import EmailResource  # noqa: E402
-from cdr_dagster_tests.cdr_rows import add_group_members  # noqa: E402
+from cdr_dagster_tests.cdr_rows import add_group_members, add_version_row  # noqa: E402
 from cdr_dagster_tests.queue_fixtures import (  # noqa: E402
     job_resources,
     op_metadata,
@@ -127,19 +127,15 @@ class Repository:
                 )
             )
             for num in range(1, versions + 1):
-                conn.execute(
-                    insert(schema.all_doc_versions).values(
-                        id=doc_id,
-                        num=num,
-                        dt=when,
-                        updated_dt=when,
-                        usr=self.user,
-                        val_status="V",
-                        publishable="Y",
-                        doc_type=self.media_type,
-                        title=f"Media {doc_id}",
-                        xml=xml,
-                    )
+                add_version_row(
+                    conn,
+                    doc_id,
+                    num,
+                    when=when,
+                    user=self.user,
+                    doc_type=self.media_type,
+                    title=f"Media {doc_id}",
+                    xml=xml,
                 )
                 data = blob if num == pushed else blob + f" v{num}".encode()
                 blob_id = conn.execute(
