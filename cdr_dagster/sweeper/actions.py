@@ -192,6 +192,41 @@ def archive(
         _preview_archive(candidates, outcome, name)
         return
     root = outcome.rule.root or "/"
+    written = _write_archive(
+        name,
+        candidates,
+        outcome,
+        lambda writer, candidate: writer.add(candidate.path, candidate.arcname(root)),
+        error_label="Tar error (1)",
+        untouched="deleted",
+    )
+    if written is None:
+        return
+    writer, final = written
+    outcome.act(f"archived {len(writer.members)} members in {final} (verified)")
+    for skipped in writer.skipped:
+        outcome.problem(skipped)
+    if hooks.after_archive is not None:
+        hooks.after_archive(final)
+    delete_archived(writer.members, outcome, hooks)
+
+
+def _write_archive(
+    name: str,
+    candidates: Iterable[Candidate],
+    outcome: RuleOutcome,
+    add: Callable[[ArchiveWriter, Candidate], None],
+    *,
+    error_label: str,
+    untouched: str,
+) -> tuple[ArchiveWriter, str] | None:
+    """Write, close and verify the archive ``name`` of ``candidates`` (``add`` puts one in)
+    and record it on ``outcome``; return the writer and the archive's final path.
+
+    A member that cannot be written abandons the rule: the half-made archive is removed and
+    the problems say what failed and that nothing was ``untouched``; None is returned. An
+    archive that cannot be created or committed stops the sweep (:class:`SweepFatalError`).
+    """
     try:
         writer = ArchiveWriter(name)
     except ArchiveError as exc:
@@ -200,26 +235,21 @@ def archive(
     try:
         for candidate in candidates:
             current = candidate.path
-            writer.add(candidate.path, candidate.arcname(root))
+            add(writer, candidate)
     except (OSError, ArchiveError, tarfile.TarError) as exc:
         writer.abort()
         outcome.status = "abandoned"
-        outcome.problem(f"Tar error (1): {exc}")
+        outcome.problem(f"{error_label}: {exc}")
         outcome.problem(f"FileName: {current}")
-        outcome.problem("Abandoning this SweepSpec (nothing was deleted)")
-        return
+        outcome.problem(f"Abandoning this SweepSpec (nothing was {untouched})")
+        return None
     try:
         final = writer.commit()
     except ArchiveError as exc:
         raise SweepFatalError(str(exc)) from exc
     outcome.archive = final
     outcome.archive_members = len(writer.members)
-    outcome.act(f"archived {len(writer.members)} members in {final} (verified)")
-    for skipped in writer.skipped:
-        outcome.problem(skipped)
-    if hooks.after_archive is not None:
-        hooks.after_archive(final)
-    delete_archived(writer.members, outcome, hooks)
+    return writer, final
 
 
 def delete_archived(members: Iterable[Member], outcome: RuleOutcome, hooks: Hooks) -> None:
@@ -312,31 +342,22 @@ def truncate(
     identities: dict[str, tuple[int, int]] = {}
     if archive_name:
         root = outcome.rule.root or "/"
-        try:
-            writer = ArchiveWriter(archive_name)
-        except ArchiveError as exc:
-            raise SweepFatalError(str(exc)) from exc
-        current = ""
-        try:
-            for candidate in files:
-                current = candidate.path
-                member = writer.add_head(
-                    candidate.path, candidate.arcname(root), candidate.size - keep
-                )
-                identities[candidate.path] = (member.dev, member.ino)
-        except (OSError, ArchiveError, tarfile.TarError) as exc:
-            writer.abort()
-            outcome.status = "abandoned"
-            outcome.problem(f"Tar error: {exc}")
-            outcome.problem(f"FileName: {current}")
-            outcome.problem("Abandoning this SweepSpec (nothing was truncated)")
+
+        def add_head(writer: ArchiveWriter, candidate: Candidate) -> None:
+            member = writer.add_head(candidate.path, candidate.arcname(root), candidate.size - keep)
+            identities[candidate.path] = (member.dev, member.ino)
+
+        written = _write_archive(
+            archive_name,
+            files,
+            outcome,
+            add_head,
+            error_label="Tar error",
+            untouched="truncated",
+        )
+        if written is None:
             return
-        try:
-            final = writer.commit()
-        except ArchiveError as exc:
-            raise SweepFatalError(str(exc)) from exc
-        outcome.archive = final
-        outcome.archive_members = len(writer.members)
+        _, final = written
         outcome.act(f"archived the heads of {len(files)} files in {final} (verified)")
         if hooks.after_archive is not None:
             hooks.after_archive(final)
