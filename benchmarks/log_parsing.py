@@ -11,7 +11,7 @@ measurement runs in a fresh interpreter, so its peak resident memory is its own:
   ``sftp_access_log`` asset does per file: normalized wanted lines and malformed ones),
   counted.
 
-Throughput is the median of three passes over the small file, each kind alternating with the
+Throughput is the median of seven passes over the small file, each kind alternating with the
 other; peak memory is taken from one pass over each size. Goal (issue 7): at least 0.33x the
 bare loop's MB/s, and peak memory flat from the small to the large log.
 """
@@ -106,7 +106,7 @@ def measure(kind: str, path: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(passes: int = 3) -> list[str]:
+def run(passes: int = 7) -> list[str]:
     """Measure and return the report lines."""
     with tempfile.TemporaryDirectory(prefix="cdr-log-bench-") as folder:
         small = Path(folder) / "small.log"
