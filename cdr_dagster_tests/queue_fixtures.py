@@ -26,6 +26,11 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Engine, Row, make_url
 
 from cdr_dagster.cdr.schema import batch_job, pub_proc
+from cdr_dagster.queue_sensors import (
+    BATCH_INTERVAL_VARIABLE,
+    PUBLISHING_INTERVAL_VARIABLE,
+    WATCH_VARIABLE,
+)
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource, engine_for
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -325,13 +330,15 @@ LOCATION_MODULE = "cdr_dagster_tests.queue_location"
 
 @contextlib.contextmanager
 def queue_daemon(
-    home: Path, cdr_url: str, basedir: Path, interval_seconds: int = 2
+    home: Path, cdr_url: str, basedir: Path, interval_seconds: int | None = None
 ) -> Iterator[DagsterDaemon]:
     """A :class:`DagsterDaemon` (not yet started) on a fresh PostgreSQL instance database.
 
     ``home`` becomes DAGSTER_HOME, with the repository's dagster.yaml and a workspace naming
     the queue location; the CDR database is ``cdr_url`` and the scripts live in ``basedir``.
-    The instance database is dropped afterwards, once every started process is ended.
+    The sensors look every ``interval_seconds`` (default: the shipped default) and watch for
+    the shipped time. The instance database is dropped afterwards, once every started process
+    is ended.
     """
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -355,12 +362,14 @@ def queue_daemon(
             "CDR_DB_URL": cdr_url,
             "CDR_BASEDIR": str(basedir),
             "CDR_TIER": "DEV",
-            "CDR_BATCH_QUEUE_INTERVAL_SECONDS": str(interval_seconds),
-            "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS": str(interval_seconds),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
             ),
         }
+        for variable in (BATCH_INTERVAL_VARIABLE, PUBLISHING_INTERVAL_VARIABLE, WATCH_VARIABLE):
+            env.pop(variable, None)  # the shipped defaults, whatever this process has
+        if interval_seconds is not None:
+            env[BATCH_INTERVAL_VARIABLE] = env[PUBLISHING_INTERVAL_VARIABLE] = str(interval_seconds)
         storage = {key: value for key, value in env.items() if key.startswith("DAGSTER_PG_")}
         saved = {key: os.environ.get(key) for key in storage}
         os.environ.update(storage)

@@ -9,6 +9,7 @@ No postponed annotations here: Dagster reads the type hints of the ops defined b
 
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from cdr_dagster.queue_sensors import (
     DEFAULT_INTERVAL_SECONDS,
     RUN_KEY_TAG,
     SENSOR_NAME_TAG,
+    WATCH_VARIABLE,
     batch_job_queue_sensor,
     interval_seconds,
+    watch_seconds,
 )
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
@@ -487,6 +490,12 @@ def test_a_re_execution_after_a_dead_run_aborts_the_row_instead_of_rerunning(
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def one_look_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ticks in this module look once (watch 0) unless a test watches on purpose."""
+    monkeypatch.setenv(WATCH_VARIABLE, "0")
+
+
 def sensor_context(instance: dg.DagsterInstance, cdr_db: Engine) -> dg.SensorEvaluationContext:
     return dg.build_sensor_context(
         instance=instance,
@@ -579,16 +588,85 @@ def test_a_row_its_run_claimed_is_no_longer_requested(cdr_db: Engine, resources,
     assert isinstance(batch_job_queue_sensor(sensor_context(instance, cdr_db)), dg.SkipReason)
 
 
+def insert_later(cdr_db: Engine, delay: float, name: str) -> tuple[threading.Thread, list[int]]:
+    """A started thread that queues batch job ``name`` after ``delay`` seconds; the list gets
+    its id."""
+    inserted: list[int] = []
+
+    def insert() -> None:
+        time.sleep(delay)
+        inserted.append(insert_batch_job(cdr_db, name))
+
+    thread = threading.Thread(target=insert)
+    thread.start()
+    return thread, inserted
+
+
+def test_a_tick_watches_and_requests_a_row_queued_after_it_began(
+    cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WATCH_VARIABLE, "4")
+    thread, inserted = insert_later(cdr_db, 1.0, "Broken URLs")
+
+    result = batch_job_queue_sensor(sensor_context(instance, cdr_db))  # nothing queued yet
+    thread.join()
+
+    assert isinstance(result, dg.SensorResult)
+    assert [r.run_key for r in result.run_requests] == [f"batch-{inserted[0]}"]
+
+
+def test_a_watching_tick_skips_rows_already_requested_and_waits_for_new_ones(
+    cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = insert_batch_job(cdr_db, "Broken URLs")
+    record_requested_runs(
+        instance, batch_job_queue_sensor(sensor_context(instance, cdr_db)).run_requests
+    )
+    monkeypatch.setenv(WATCH_VARIABLE, "4")
+    thread, inserted = insert_later(cdr_db, 1.0, "Citations In Summaries")
+
+    result = batch_job_queue_sensor(sensor_context(instance, cdr_db))
+    thread.join()
+
+    assert [r.run_key for r in result.run_requests] == [f"batch-{inserted[0]}"]
+    assert f"batch-{first}" not in {r.run_key for r in result.run_requests}
+
+
+def test_a_watching_tick_with_nothing_queued_skips_when_its_watch_is_over(
+    cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WATCH_VARIABLE, "1.5")
+    began = time.monotonic()
+
+    result = batch_job_queue_sensor(sensor_context(instance, cdr_db))
+
+    assert time.monotonic() - began >= 1.5  # it kept looking for the whole watch
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == "no Queued batch jobs waiting"
+
+
+def test_watch_time_comes_from_the_environment() -> None:
+    assert watch_seconds({}) == 3.5
+    assert watch_seconds({WATCH_VARIABLE: "0"}) == 0
+    assert watch_seconds({WATCH_VARIABLE: " 2.5 "}) == 2.5
+    with pytest.raises(SettingsError, match="CDR_QUEUE_WATCH_SECONDS='long'"):
+        watch_seconds({WATCH_VARIABLE: "long"})
+    with pytest.raises(SettingsError, match="'5' must be at least 0 and under 5 seconds"):
+        watch_seconds({WATCH_VARIABLE: "5"})
+    with pytest.raises(SettingsError, match="'-1'"):
+        watch_seconds({WATCH_VARIABLE: "-1"})
+
+
 def test_sensor_definition() -> None:
     assert batch_job_queue_sensor.name == SENSOR
     assert batch_job_queue_sensor.job_name == "run_batch_job"
     assert batch_job_queue_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert batch_job_queue_sensor.minimum_interval_seconds == DEFAULT_INTERVAL_SECONDS == 2
+    assert batch_job_queue_sensor.minimum_interval_seconds == DEFAULT_INTERVAL_SECONDS == 1
     assert "cdr_db" in batch_job_queue_sensor.required_resource_keys
 
 
 def test_interval_comes_from_the_environment() -> None:
-    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {}) == 2
+    assert interval_seconds(BATCH_INTERVAL_VARIABLE, {}) == 1
     assert interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: " 10 "}) == 10
     with pytest.raises(SettingsError, match="CDR_BATCH_QUEUE_INTERVAL_SECONDS='often'"):
         interval_seconds(BATCH_INTERVAL_VARIABLE, {BATCH_INTERVAL_VARIABLE: "often"})

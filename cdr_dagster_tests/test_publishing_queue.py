@@ -5,6 +5,8 @@ base folder that moves its ``pub_proc`` row the way cdrpub.Control.publish does 
 chosen by the job's subset). Every statement the code issues is also compiled for SQL Server.
 """
 
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from cdr_dagster.queue_sensors import (
     PUBLISHING_INTERVAL_VARIABLE,
     RUN_KEY_TAG,
     SENSOR_NAME_TAG,
+    WATCH_VARIABLE,
     interval_seconds,
     publishing_queue_sensor,
 )
@@ -292,6 +295,12 @@ def test_the_job_is_in_the_one_publishing_lane() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def one_look_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ticks in this module look once (watch 0) unless a test watches on purpose."""
+    monkeypatch.setenv(WATCH_VARIABLE, "0")
+
+
 def sensor_context(instance: dg.DagsterInstance, cdr_db: Engine) -> dg.SensorEvaluationContext:
     return dg.build_sensor_context(
         instance=instance,
@@ -350,6 +359,24 @@ def test_sensor_skips_when_nothing_is_ready(cdr_db: Engine, instance) -> None:
 
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message == "no Ready publishing jobs waiting"
+
+
+def test_a_tick_watches_and_requests_a_job_made_ready_after_it_began(
+    cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WATCH_VARIABLE, "4")
+    inserted: list[int] = []
+
+    def insert() -> None:
+        time.sleep(1.0)
+        inserted.append(insert_publishing_job(cdr_db, "Export"))
+
+    thread = threading.Thread(target=insert)
+    thread.start()
+    result = publishing_queue_sensor(sensor_context(instance, cdr_db))  # nothing Ready yet
+    thread.join()
+
+    assert [r.run_key for r in result.run_requests] == [f"pub-{inserted[0]}"]
 
 
 def test_sensor_definition() -> None:
