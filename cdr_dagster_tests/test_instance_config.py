@@ -70,3 +70,11 @@ def test_monitoring_retries_retention_telemetry(production_instance: dg.DagsterI
 
     retention = production_instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
     assert retention[TickStatus.SUCCESS] == 90
+
+
+def test_sensors_are_evaluated_in_threads(production_instance: dg.DagsterInstance) -> None:
+    """The queue sensors watch their queue for most of each daemon round; in threads, with
+    workers to spare, they hold up no other sensor."""
+    settings = production_instance.get_settings("sensors")
+    assert settings["use_threads"] is True
+    assert settings["num_workers"] >= 8

@@ -75,9 +75,11 @@ concurrency:
 run_queue:
   dequeue_interval_seconds: 1
 
+# Threads: the two queue sensors watch their queue for most of each 5 s round
+# (cdr_dagster/queue_sensors.py), and must not hold up the other sensors.
 sensors:
   use_threads: true
-  num_workers: 4
+  num_workers: 8
 
 schedules:
   use_threads: true
