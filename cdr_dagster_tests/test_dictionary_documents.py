@@ -486,6 +486,29 @@ def test_other_name_types_become_the_drug_api_enum(schema_value: str, enum_value
     assert documents["7"]["aliases"] == [{"type": enum_value, "name": "o"}]
 
 
+@pytest.mark.parametrize(
+    ("schema_value", "name_type"),
+    [
+        ("  us   brand  name ", "UsBrandName"),
+        ("a b c d e f", "ABCDEF"),
+        ("Code name=CodeName|IND code", "CodeName=CodeName|INDCode"),
+        ("|Code name", "|CodeName"),
+    ],
+)
+def test_other_name_types_outside_the_schema_get_the_word_rule(
+    schema_value: str, name_type: str
+) -> None:
+    """The filter looks the schema's values up in a table; anything else (even text that
+    would match across its entries) still gets the word-by-word rule."""
+    xml = f"""<Term id="CDR0000000007"><PreferredName>d</PreferredName>
+      <OtherName><OtherTermName>o</OtherTermName><OtherNameType>{schema_value}</OtherNameType>
+      </OtherName><Definition><DefinitionText>t</DefinitionText></Definition></Term>"""
+    builder = DocumentBuilder(DRUGS, DictionaryFilter(packaged_filter(DRUGS.filter_title)), "DEV")
+    documents = {d.id: d.source for d in builder.build(7, xml).documents}
+    assert documents["7-1"]["term_name_type"] == name_type
+    assert documents["7"]["aliases"] == [{"type": name_type, "name": "o"}]
+
+
 # --- the golden documents of the consumer APIs -------------------------------------------------
 
 GLOSSARY_GOLDEN = sorted((REFERENCE / "glossary-api").glob("*.json"))

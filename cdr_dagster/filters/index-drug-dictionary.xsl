@@ -18,6 +18,9 @@
 
   <xsl:variable name="upper" select="'ABCDEFGHIJKLMNOPQRSTUVWXYZ'"/>
   <xsl:variable name="lower" select="'abcdefghijklmnopqrstuvwxyz'"/>
+  <!-- "|schema value=name type|..." for the OtherNameType values of the CDR schema, one
+       literal: a concat() here would be evaluated for every document. -->
+  <xsl:variable name="name-types" select="'|US brand name=USBrandName|Foreign brand name=ForeignBrandName|Code name=CodeName|IND code=INDCode|NSC number=NSCNumber|CAS Registry name=CASRegistryName|Chemical structure name=ChemicalStructureName|Lexical variant=LexicalVariant|Common usage=CommonUsage|Related string=RelatedString|Obsolete name=ObsoleteName|Acronym=Acronym|Abbreviation=Abbreviation|Synonym=Synonym|Broader=Broader|Subtype=Subtype|Spanish=Spanish|'"/>
 
   <xsl:template match="/">
     <nodes>
@@ -93,11 +96,23 @@
   </xsl:template>
 
   <!-- The first OtherNameType of the context OtherName with the first letter of each word
-       upper-cased and the spaces taken out: "US brand name" -> USBrandName. -->
+       upper-cased and the spaces taken out: "US brand name" -> USBrandName. The schema's
+       values are looked up in $name-types (what capitalize-words gives for them: the word by
+       word recursion costs libxslt several microseconds a name); any other value, or one
+       holding "=" (which could match across entries), goes through capitalize-words. -->
   <xsl:template name="name-type">
-    <xsl:call-template name="capitalize-words">
-      <xsl:with-param name="words" select="normalize-space(OtherNameType)"/>
-    </xsl:call-template>
+    <xsl:variable name="words" select="normalize-space(OtherNameType)"/>
+    <xsl:variable name="key" select="concat('|', $words, '=')"/>
+    <xsl:choose>
+      <xsl:when test="contains($name-types, $key) and not(contains($words, '='))">
+        <xsl:value-of select="substring-before(substring-after($name-types, $key), '|')"/>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:call-template name="capitalize-words">
+          <xsl:with-param name="words" select="$words"/>
+        </xsl:call-template>
+      </xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 
   <xsl:template name="capitalize-words">
