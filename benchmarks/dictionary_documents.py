@@ -8,6 +8,14 @@ expected ids. The baseline parses the same XML with the same parser and nothing 
 same run; the ratio divides the two rates. Rates are the best of several rounds, alternating
 the two, so that noise from other processes hits both alike.
 
+Floor: what the per-document XSLT contract leaves reachable. ``dictionary_documents_floor``
+is parsing plus one call of an empty stylesheet (compiled as the CDR filter is) per term,
+against the same baseline: no per-document filter can do better. Its second figure adds this
+build's conversion and expected ids, as if the filter's own work took no time.
+``dictionary_documents_stages`` times each stage of the current build separately (parse,
+filter, convert the nodes, expected ids; best of the rounds each) and gives its share; run
+alone, they add up to less than a whole ``build`` (also given), which interleaves them.
+
 Memory: the documents of N and 4N terms are streamed into bulk request bodies (what the load
 sends, discarded here) under tracemalloc; the peak must not grow with the number of terms. A
 second figure also keeps every ``_id`` in a set, as a load does for its count and its checks
@@ -26,6 +34,11 @@ from typing import Any
 ROUNDS = 5
 TERMS = 2000
 INDEX = "glossaryv1-20250101000000"
+#: The least a filter can be: one call that writes an empty ``<nodes/>``.
+EMPTY_FILTER = (
+    '<xsl:transform xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0">'
+    '<xsl:param name="tier"/><xsl:template match="/"><nodes/></xsl:template></xsl:transform>'
+)
 
 
 def _terms(count: int) -> list[tuple[Any, int, str]]:
@@ -64,6 +77,75 @@ def _rate(work: Callable[[], int]) -> float:
     started = time.perf_counter()
     count = work()
     return count / (time.perf_counter() - started)
+
+
+def _stage_lines(
+    items: list[tuple[Any, int, str]], builders: dict[str, Any], build_rate: float
+) -> list[str]:
+    """The floor and per-stage lines (microseconds per term, best of ``ROUNDS`` each).
+
+    Each stage runs alone over all the terms, so the stages add up to less than ``build``
+    itself (``build_rate``), which interleaves them term by term (colder caches) and adds
+    its own few steps; the line gives both."""
+    from cdr_dagster.cdr.dictionaries.filters import DictionaryFilter, FilterSource
+    from cdr_dagster.cdr.dictionaries.nodes import node_documents
+    from cdr_dagster.cdr.xml import parse_xml
+
+    empty = DictionaryFilter(FilterSource(None, "empty", EMPTY_FILTER))
+    roots = [(builders[d.name], parse_xml(xml)) for d, _, xml in items]
+    results = [(b, b.transform.apply(root, b.tier)) for b, root in roots]
+
+    def parse() -> None:
+        for _, _, xml in items:
+            parse_xml(xml)
+
+    def filter_() -> None:
+        for builder, root in roots:
+            builder.transform.apply(root, builder.tier)
+
+    def convert() -> None:
+        for _, result in results:
+            for _ in node_documents(result, "x"):
+                pass
+
+    def expected_ids() -> None:
+        for builder, root in roots:
+            builder.dictionary.expected_ids(root)
+
+    def empty_call() -> None:
+        for _, root in roots:
+            empty.apply(root, "DEV")
+
+    stages: dict[str, Callable[[], None]] = {
+        "parse": parse,
+        "filter": filter_,
+        "convert": convert,
+        "expected ids": expected_ids,
+        "empty": empty_call,
+    }
+    micros = dict.fromkeys(stages, float("inf"))
+    for _ in range(ROUNDS):
+        for name, work in stages.items():
+            started = time.perf_counter()
+            work()
+            micros[name] = min(micros[name], (time.perf_counter() - started) / len(items) * 1e6)
+    parse_us, empty_us = micros["parse"], micros["empty"]
+    floor = parse_us + empty_us
+    floor_ours = floor + micros["convert"] + micros["expected ids"]
+    build = sum(micros[name] for name in ("parse", "filter", "convert", "expected ids"))
+    shares = ", ".join(
+        f"{name} {micros[name]:.1f} us ({micros[name] / build:.0%})"
+        for name in ("parse", "filter", "convert", "expected ids")
+    )
+    return [
+        f"dictionary_documents_floor: {1e6 / floor:,.0f} terms/s ({parse_us / floor:.2f}x "
+        f"baseline lxml parse {1e6 / parse_us:,.0f} terms/s; parse + an empty XSLT call of "
+        f"{empty_us:.1f} us, the least any per-document filter costs); "
+        f"{1e6 / floor_ours:,.0f} terms/s ({parse_us / floor_ours:.2f}x) with this build's "
+        "conversion and expected ids on top",
+        f"dictionary_documents_stages: {shares} per term, each timed alone; {build:.1f} us "
+        f"summed ({parse_us / build:.2f}x baseline), {1e6 / build_rate:.1f} us in build()",
+    ]
 
 
 def run(terms: int = TERMS) -> list[str]:
@@ -118,6 +200,7 @@ def run(terms: int = TERMS) -> list[str]:
     stream_small, stream_large = peak(small, False), peak(items, False)
     ids_small, ids_large = peak(small, True), peak(items, True)
     per_term = sum(1 for _ in documents(items[:200])) / 200
+    stage_lines = _stage_lines(items, builders, build_rate)
     return [
         f"dictionary_documents: {build_rate:,.0f} terms/s ({build_rate / parse_rate:.2f}x "
         f"baseline lxml parse {parse_rate:,.0f} terms/s; {terms} glossary and drug terms, "
@@ -130,6 +213,7 @@ def run(terms: int = TERMS) -> list[str]:
         f"dictionary_documents_peak_memory_with_ids: {ids_large / 1e6:.2f} MB also keeping "
         f"the _ids as the count and the checks do ({ids_large / ids_small:.2f}x baseline "
         f"{ids_small / 1e6:.2f} MB for {len(small)} terms)",
+        *stage_lines,
     ]
 
 
