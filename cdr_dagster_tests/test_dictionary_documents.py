@@ -874,6 +874,21 @@ def test_a_filter_cannot_write_files(tmp_path: Path) -> None:
     assert not target.exists()
 
 
+def test_a_filter_may_use_exslt_functions_as_the_legacy_loader_allowed() -> None:
+    xslt = """<xsl:transform xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+        xmlns:re="http://exslt.org/regular-expressions" xmlns:str="http://exslt.org/strings"
+        version="1.0">
+      <xsl:template match="/"><nodes><node id="1">
+        <name><xsl:value-of select="re:replace(Term/@name, '\\s+', 'g', '-')"/></name>
+        <pad><xsl:value-of select="str:padding(2, '*')"/></pad>
+      </node></nodes></xsl:template></xsl:transform>"""
+    transform = DictionaryFilter(FilterSource(1, "Uses EXSLT", xslt))
+
+    result = transform.apply(etree.fromstring('<Term name="a  b c"/>'), "DEV")
+
+    assert [d.source for d in node_documents(result, "CDR1")] == [{"name": "a-b-c", "pad": "**"}]
+
+
 def test_exported_xml_entities_are_not_resolved(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("s3cret")

@@ -5,7 +5,9 @@ The legacy loader took the filter from the CDR ``Filter`` document titled
 change made in the CDR flows through to the next load. We keep that contract. The filter is
 parsed with the one safe parser (:mod:`cdr_dagster.cdr.xml`) and compiled with an access
 control that denies reading and writing files and network resources (``document()``,
-``xsl:include``, ``exsl:document`` all fail), and no extension functions are registered.
+``xsl:include``, ``exsl:document`` all fail). No extension functions of ours are registered;
+lxml's EXSLT functions (``re:``, ``str:``, ``set:``, ...) stay available, as they were to the
+legacy loader, so a CDR filter that uses them keeps working.
 
 Our own filters (``cdr_dagster/filters/*.xsl``) give exactly the documented document shapes;
 :func:`install_filter` stores them as CDR Filter documents for the demo and the tests.
