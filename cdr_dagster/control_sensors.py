@@ -49,7 +49,7 @@ from cdr_dagster.jobs.health import (
 )
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, SettingsError, load_settings
+from cdr_dagster.settings import DEVELOPERS_GROUP, load_settings, seconds_setting
 
 #: Tags the daemon puts on the runs a sensor requests (public, documented tag names).
 RUN_KEY_TAG = "dagster/run_key"
@@ -102,18 +102,6 @@ def _delay(raw: str | None, log: Any) -> timedelta:
     return timedelta(minutes=DEFAULT_DELAY_MINUTES)
 
 
-def _timeout(raw: str | None) -> float:
-    if not raw:
-        return DEFAULT_PING_TIMEOUT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{PING_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(f"{PING_TIMEOUT_VARIABLE}={raw!r} must be positive")
-    return value
-
-
 def build_production_health_sensor(
     *,
     url: str | None = None,
@@ -129,7 +117,9 @@ def build_production_health_sensor(
     the_url = url or env.get(PING_URL_VARIABLE, "").strip() or LEGACY_PING_URL
     raw_delay = str(delay_minutes) if delay_minutes is not None else env.get(DELAY_VARIABLE)
     the_recips = list(recips) if recips is not None else split_recipients(env.get(RECIPS_VARIABLE))
-    timeout = timeout_seconds or _timeout(env.get(PING_TIMEOUT_VARIABLE, "").strip())
+    timeout = timeout_seconds or seconds_setting(
+        env, PING_TIMEOUT_VARIABLE, DEFAULT_PING_TIMEOUT_SECONDS, minimum=0.1
+    )
     if default_status is None:
         default_status = (
             dg.DefaultSensorStatus.RUNNING

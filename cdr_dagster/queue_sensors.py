@@ -55,7 +55,7 @@ from cdr_dagster.jobs.publishing_queue import (
     run_publishing_job,
 )
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
-from cdr_dagster.settings import SettingsError
+from cdr_dagster.settings import seconds_setting
 
 if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a tick needs it
     from cdr_dagster.cdr.queues import QueuedBatchJob, QueuedPublishingJob
@@ -78,35 +78,14 @@ SENSOR_NAME_TAG = "dagster/sensor_name"
 def interval_seconds(variable: str, environ: Mapping[str, str] | None = None) -> int:
     """The seconds between two looks in ``variable`` (whole seconds, at least 1; default 1)."""
     env = os.environ if environ is None else environ
-    value = env.get(variable, "").strip()
-    if not value:
-        return DEFAULT_INTERVAL_SECONDS
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise SettingsError(f"{variable}={value!r} is not a whole number of seconds") from None
-    if seconds < 1:
-        raise SettingsError(f"{variable}={value!r} must be at least 1 second")
-    return seconds
+    return int(seconds_setting(env, variable, DEFAULT_INTERVAL_SECONDS, whole=True, minimum=1))
 
 
 def watch_seconds(environ: Mapping[str, str] | None = None) -> float:
     """How long one tick keeps looking at its queue (``CDR_QUEUE_WATCH_SECONDS``, default 3.5;
     0 means one look per tick). It must end before the daemon's next round (under 5 s)."""
     env = os.environ if environ is None else environ
-    value = env.get(WATCH_VARIABLE, "").strip()
-    if not value:
-        return DEFAULT_WATCH_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise SettingsError(f"{WATCH_VARIABLE}={value!r} is not a number of seconds") from None
-    if not 0 <= seconds < DAEMON_ROUND_SECONDS:
-        raise SettingsError(
-            f"{WATCH_VARIABLE}={value!r} must be at least 0 and under "
-            f"{DAEMON_ROUND_SECONDS:g} seconds (the sensor daemon's round)"
-        )
-    return seconds
+    return seconds_setting(env, WATCH_VARIABLE, DEFAULT_WATCH_SECONDS, under=DAEMON_ROUND_SECONDS)
 
 
 def requested_run_keys(

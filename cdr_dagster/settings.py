@@ -19,6 +19,7 @@ Everything that differs between a CDR tier, the embedded demo and the tests come
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -67,6 +68,34 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{name}={value!r} is not an integer") from None
+
+
+def seconds_setting(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    whole: bool = False,
+    minimum: float = 0,
+    under: float | None = None,
+) -> float:
+    """The seconds in variable ``name`` (``default`` when unset or blank): a number (a whole
+    number with ``whole``) of at least ``minimum`` and, with ``under``, less than that.
+    Anything else raises :class:`SettingsError` naming the variable and its value."""
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = int(value) if whole else float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        kind = "a whole number" if whole else "a number"
+        raise SettingsError(f"{name}={value!r} is not {kind} of seconds")
+    if seconds < minimum or (under is not None and seconds >= under):
+        limit = f"at least {minimum:g}" + (f" and under {under:g}" if under is not None else "")
+        raise SettingsError(f"{name}={value!r} must be {limit} seconds")
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -655,6 +655,8 @@ def test_watch_time_comes_from_the_environment() -> None:
         watch_seconds({WATCH_VARIABLE: "5"})
     with pytest.raises(SettingsError, match="'-1'"):
         watch_seconds({WATCH_VARIABLE: "-1"})
+    with pytest.raises(SettingsError, match="'nan' is not a number of seconds"):
+        watch_seconds({WATCH_VARIABLE: "nan"})
 
 
 def test_sensor_definition() -> None:

@@ -311,3 +311,17 @@ def test_job_launched_without_problems_checks_once(
     [mail] = mailbox.messages
     assert mail.rcpt_tos == ["ops@example.gov"]
     assert mail.message.get_content().strip() == "CDR UNAVAILABLE (1)"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("soon", "CDR_HEALTH_CHECK_TIMEOUT_SECONDS='soon' is not a number of seconds"),
+        ("0", "CDR_HEALTH_CHECK_TIMEOUT_SECONDS='0' must be at least 0.1 seconds"),
+    ],
+)
+def test_a_bad_ping_timeout_stops_the_load_naming_it(value: str, message: str) -> None:
+    from cdr_dagster.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        build_production_health_sensor(environ={"CDR_HEALTH_CHECK_TIMEOUT_SECONDS": value})
