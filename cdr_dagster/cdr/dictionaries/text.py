@@ -29,7 +29,9 @@ def _without_marks(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=4096)  # a term's name recurs in each of its documents
+# A term's name recurs in each of its documents; a small cache catches that and keeps the
+# memory of a load flat (names of earlier terms rarely come back).
+@lru_cache(maxsize=256)
 def clean_pretty_url(text: str) -> str:
     """The URL name of a term name: ``"Sézary Syndrome"`` -> ``"sezary-syndrome"``.
 
@@ -42,7 +44,7 @@ def clean_pretty_url(text: str) -> str:
     return "" if len(url) > MAX_PRETTY_URL_LENGTH else url
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def lowercase_first_letter(text: str | None) -> str:
     """The letter a term is listed under: ``"ácido"`` -> ``"a"``; ``"5-FU"``, ``""`` -> ``"#"``."""
     if text is None:
