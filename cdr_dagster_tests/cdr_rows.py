@@ -1,5 +1,5 @@
 """Small helpers that put CDR rows into the test database (users, groups, document types,
-actions, document versions)."""
+actions, document versions), and the mail resource of the developers' group."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from cdr_dagster.cdr.schema import action, all_doc_versions, doc_type, metadata, usr
+from cdr_dagster.resources.cdr_db import CdrDatabaseResource
+from cdr_dagster.resources.email import EmailResource
 
 
 def add_group_members(
@@ -30,6 +32,22 @@ def add_group_members(
                 values["expired"] = datetime(2020, 1, 1)
             user_id = conn.execute(usr.insert().values(**values).returning(usr.c.id)).scalar_one()
             conn.execute(grp_usr.insert().values(grp=group_id, usr=user_id))
+
+
+def developers_email(engine: Engine, mailbox, tier: str = "DEV") -> EmailResource:  # noqa: ANN001
+    """Mail through the test SMTP server ``mailbox``, with the CDR group "Developers
+    Notification" holding ann@example.gov and the expired account old@example.gov."""
+    add_group_members(
+        engine,
+        "Developers Notification",
+        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
+    )
+    return EmailResource(
+        tier=tier,
+        smtp_host=mailbox.host,
+        smtp_port=mailbox.port,
+        cdr_db=CdrDatabaseResource(url=engine.url.render_as_string(hide_password=False)),
+    )
 
 
 def add_doc_types(conn: Connection, names: Iterable[str]) -> dict[str, int]:

@@ -18,9 +18,8 @@ from cdr_dagster.cdr.disk_space import (
 )
 from cdr_dagster.jobs.health import check_disk_space
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class, run_config_for
-from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import developers_email
 
 LEGACY_SAMPLE = """C DRIVE
   TOTAL:  148202582016 (138.0G)
@@ -54,17 +53,7 @@ def closed_port_url() -> str:
 
 @pytest.fixture
 def email(cdr_db, mailbox) -> EmailResource:
-    add_group_members(
-        cdr_db,
-        "Developers Notification",
-        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
-    )
-    return EmailResource(
-        tier="DEV",
-        smtp_host=mailbox.host,
-        smtp_port=mailbox.port,
-        cdr_db=CdrDatabaseResource(url=cdr_db.url.render_as_string(hide_password=False)),
-    )
+    return developers_email(cdr_db, mailbox)
 
 
 def serve(httpserver: HTTPServer, pages: dict[str, str | tuple[str, int]]) -> dict[str, str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.sensors import WILL_RETRY_TAG, run_failure_email_sensor
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import developers_email
 
 
 @dg.op
@@ -45,17 +44,7 @@ def _failure_context(instance: dg.DagsterInstance, email: EmailResource, *, will
 
 @pytest.fixture
 def email(cdr_db, mailbox) -> EmailResource:
-    add_group_members(
-        cdr_db,
-        "Developers Notification",
-        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
-    )
-    return EmailResource(
-        tier="QA",
-        smtp_host=mailbox.host,
-        smtp_port=mailbox.port,
-        cdr_db=CdrDatabaseResource(url=cdr_db.url.render_as_string(hide_password=False)),
-    )
+    return developers_email(cdr_db, mailbox, tier="QA")
 
 
 def test_failed_run_is_mailed_with_job_run_step_and_error(email, mailbox) -> None:

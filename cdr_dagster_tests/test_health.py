@@ -29,7 +29,7 @@ from cdr_dagster.control_sensors import (
 from cdr_dagster.jobs.health import notify_production_health
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_group_members, developers_email
 
 PING = "/cgi-bin/cdr/cdrping.py"
 SUBJECT = "*** CDR PRODUCTION SERVER FAILURES ***"
@@ -58,17 +58,7 @@ def cdrping(httpserver: HTTPServer) -> Cdrping:
 
 @pytest.fixture
 def email(cdr_db, mailbox) -> EmailResource:
-    add_group_members(
-        cdr_db,
-        "Developers Notification",
-        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
-    )
-    return EmailResource(
-        tier="DEV",
-        smtp_host=mailbox.host,
-        smtp_port=mailbox.port,
-        cdr_db=CdrDatabaseResource(url=cdr_db.url.render_as_string(hide_password=False)),
-    )
+    return developers_email(cdr_db, mailbox)
 
 
 def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None) -> Any:

@@ -24,9 +24,8 @@ from cdr_dagster.jobs.control import (
     format_schedule_list,
     sort_items,
 )
-from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import developers_email
 
 FRIDAY_4PM = datetime(2025, 8, 1, 20, 0, tzinfo=timezone.utc)  # 16:00 EDT
 MONDAY_8PM = datetime(2025, 7, 28, 0, 0, tzinfo=timezone.utc)  # Sunday 20:00 EDT
@@ -103,17 +102,7 @@ class GraphQL:
 
 @pytest.fixture
 def email(cdr_db, mailbox) -> EmailResource:
-    add_group_members(
-        cdr_db,
-        "Developers Notification",
-        [("ann", "ann@example.gov", False), ("old", "old@example.gov", True)],
-    )
-    return EmailResource(
-        tier="DEV",
-        smtp_host=mailbox.host,
-        smtp_port=mailbox.port,
-        cdr_db=CdrDatabaseResource(url=cdr_db.url.render_as_string(hide_password=False)),
-    )
+    return developers_email(cdr_db, mailbox)
 
 
 def run(email: EmailResource, **config: Any) -> dg.ExecuteInProcessResult:
