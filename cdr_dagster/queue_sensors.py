@@ -27,9 +27,10 @@ Settings, read from the environment:
   between two looks (default 1; the legacy swept every 2 minutes). Also the sensors' minimum
   interval, read when the code location loads: anything under 5 s ticks on every round.
 - ``CDR_QUEUE_WATCH_SECONDS``: how long one tick keeps looking (default 3.5; 0 is one look
-  per tick), read at each tick. Watching needs the instance to evaluate sensors in threads
-  (``sensors: use_threads: true`` in ``dagster.yaml``, as shipped); otherwise set it to 0, or
-  the watches of the two sensors would delay every other sensor.
+  per tick), checked when the code location loads and read at each tick. Watching needs the
+  instance to evaluate sensors in threads (``sensors: use_threads: true`` in ``dagster.yaml``,
+  as shipped); otherwise set it to 0, or the watches of the two sensors would delay every
+  other sensor.
 
 A look is one indexed query; the connection is held for the watch, with no transaction left
 open between looks.
@@ -168,6 +169,7 @@ def _publishing_run_request(row: "QueuedPublishingJob") -> dg.RunRequest:
 
 BATCH_INTERVAL = interval_seconds(BATCH_INTERVAL_VARIABLE)
 PUBLISHING_INTERVAL = interval_seconds(PUBLISHING_INTERVAL_VARIABLE)
+watch_seconds()  # a bad value stops the code location from loading, naming it
 
 
 @dg.sensor(

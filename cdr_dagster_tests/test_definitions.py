@@ -73,6 +73,32 @@ def test_bad_tier_stops_the_code_location_with_a_clear_error() -> None:
     assert "CDR_TIER='PRODUCTION' is not a CDR tier" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "CDR_QUEUE_WATCH_SECONDS",
+            "9",
+            "CDR_QUEUE_WATCH_SECONDS='9' must be at least 0 and under 5",
+        ),
+        ("CDR_BATCH_QUEUE_INTERVAL_SECONDS", "0.5", "'0.5' is not a whole number of seconds"),
+    ],
+)
+def test_bad_queue_sensor_settings_stop_the_code_location(
+    variable: str, value: str, message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import cdr_dagster.definitions"],
+        cwd=REPO,
+        env=_env(**{variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 @pytest.mark.parametrize("tier", ["DEV", "qa", " Stage ", "PROD"])
 def test_tiers_are_accepted_in_any_case(tier: str) -> None:
     from cdr_dagster.settings import parse_tier
