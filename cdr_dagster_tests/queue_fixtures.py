@@ -17,7 +17,9 @@ import contextlib
 import os
 import shutil
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -383,6 +385,24 @@ def queue_daemon(
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+@contextlib.contextmanager
+def inserted_later(delay: float, insert: Callable[[], int]) -> Iterator[list[int]]:
+    """Call ``insert`` (which queues a row and returns its id) on a thread after ``delay``
+    seconds; the list holds the id once the block has ended (the thread is joined)."""
+    inserted: list[int] = []
+
+    def later() -> None:
+        time.sleep(delay)
+        inserted.append(insert())
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    try:
+        yield inserted
+    finally:
+        thread.join()
 
 
 def runs_of_batch_job(instance: dg.DagsterInstance, job_id: int) -> list[dg.DagsterRun]:

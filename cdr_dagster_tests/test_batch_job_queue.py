@@ -40,6 +40,7 @@ from cdr_dagster_tests.queue_fixtures import (
     checked_resource,
     engine_url,
     insert_batch_job,
+    inserted_later,
     invocations,
     run_queue_job,
     write_cdr_scripts,
@@ -588,28 +589,13 @@ def test_a_row_its_run_claimed_is_no_longer_requested(cdr_db: Engine, resources,
     assert isinstance(batch_job_queue_sensor(sensor_context(instance, cdr_db)), dg.SkipReason)
 
 
-def insert_later(cdr_db: Engine, delay: float, name: str) -> tuple[threading.Thread, list[int]]:
-    """A started thread that queues batch job ``name`` after ``delay`` seconds; the list gets
-    its id."""
-    inserted: list[int] = []
-
-    def insert() -> None:
-        time.sleep(delay)
-        inserted.append(insert_batch_job(cdr_db, name))
-
-    thread = threading.Thread(target=insert)
-    thread.start()
-    return thread, inserted
-
-
 def test_a_tick_watches_and_requests_a_row_queued_after_it_began(
     cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(WATCH_VARIABLE, "4")
-    thread, inserted = insert_later(cdr_db, 1.0, "Broken URLs")
 
-    result = batch_job_queue_sensor(sensor_context(instance, cdr_db))  # nothing queued yet
-    thread.join()
+    with inserted_later(1.0, lambda: insert_batch_job(cdr_db, "Broken URLs")) as inserted:
+        result = batch_job_queue_sensor(sensor_context(instance, cdr_db))  # nothing queued yet
 
     assert isinstance(result, dg.SensorResult)
     assert [r.run_key for r in result.run_requests] == [f"batch-{inserted[0]}"]
@@ -623,10 +609,9 @@ def test_a_watching_tick_skips_rows_already_requested_and_waits_for_new_ones(
         instance, batch_job_queue_sensor(sensor_context(instance, cdr_db)).run_requests
     )
     monkeypatch.setenv(WATCH_VARIABLE, "4")
-    thread, inserted = insert_later(cdr_db, 1.0, "Citations In Summaries")
 
-    result = batch_job_queue_sensor(sensor_context(instance, cdr_db))
-    thread.join()
+    with inserted_later(1.0, lambda: insert_batch_job(cdr_db, "Citations")) as inserted:
+        result = batch_job_queue_sensor(sensor_context(instance, cdr_db))
 
     assert [r.run_key for r in result.run_requests] == [f"batch-{inserted[0]}"]
     assert f"batch-{first}" not in {r.run_key for r in result.run_requests}

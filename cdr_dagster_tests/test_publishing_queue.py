@@ -5,8 +5,6 @@ base folder that moves its ``pub_proc`` row the way cdrpub.Control.publish does 
 chosen by the job's subset). Every statement the code issues is also compiled for SQL Server.
 """
 
-import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from cdr_dagster_tests.queue_fixtures import (
     checked_resource,
     engine_url,
     insert_publishing_job,
+    inserted_later,
     invocations,
     publishing_row,
     run_queue_job,
@@ -365,16 +364,9 @@ def test_a_tick_watches_and_requests_a_job_made_ready_after_it_began(
     cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(WATCH_VARIABLE, "4")
-    inserted: list[int] = []
 
-    def insert() -> None:
-        time.sleep(1.0)
-        inserted.append(insert_publishing_job(cdr_db, "Export"))
-
-    thread = threading.Thread(target=insert)
-    thread.start()
-    result = publishing_queue_sensor(sensor_context(instance, cdr_db))  # nothing Ready yet
-    thread.join()
+    with inserted_later(1.0, lambda: insert_publishing_job(cdr_db, "Export")) as inserted:
+        result = publishing_queue_sensor(sensor_context(instance, cdr_db))  # nothing Ready yet
 
     assert [r.run_key for r in result.run_requests] == [f"pub-{inserted[0]}"]
 
