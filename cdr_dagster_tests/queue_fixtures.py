@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import textwrap
 import threading
 import time
@@ -237,6 +238,32 @@ def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
         data = failures[0].step_failure_data.user_failure_data
         return {k: v.value for k, v in data.metadata.items()}
     return {}
+
+
+def queue_sensor_context(
+    instance: dg.DagsterInstance,
+    engine: Engine,
+    sensor_name: str,
+    email: EmailResource | None = None,
+    cursor: str | None = None,
+) -> dg.SensorEvaluationContext:
+    """The context of one tick of queue sensor ``sensor_name`` on the test CDR database.
+
+    ``email`` receives the sensor's reports about rows left for the operators; by default
+    they go to an outbox folder nobody reads (ticks that report nothing never write there).
+    """
+    if email is None:
+        outbox = Path(tempfile.gettempdir()) / "cdr-queue-outbox"
+        email = EmailResource(tier="DEV", outbox_dir=str(outbox))
+    context = dg.build_sensor_context(
+        instance=instance,
+        sensor_name=sensor_name,
+        cursor=cursor,
+        resources={"cdr_db": checked_resource(engine_url(engine)), "email": email},
+    )
+    # The mail resource nests the database resource, which Dagster only builds inside the
+    # context's scope; the scope holds nothing that needs closing, so it is simply entered.
+    return context.__enter__()
 
 
 def checked_resource(url: str) -> CdrDatabaseResource:

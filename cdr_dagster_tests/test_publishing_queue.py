@@ -37,6 +37,7 @@ from cdr_dagster_tests.queue_fixtures import (
     inserted_later,
     invocations,
     publishing_row,
+    queue_sensor_context,
     run_queue_job,
     write_cdr_scripts,
 )
@@ -300,12 +301,10 @@ def one_look_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WATCH_VARIABLE, "0")
 
 
-def sensor_context(instance: dg.DagsterInstance, cdr_db: Engine) -> dg.SensorEvaluationContext:
-    return dg.build_sensor_context(
-        instance=instance,
-        sensor_name=SENSOR,
-        resources={"cdr_db": checked_resource(engine_url(cdr_db))},
-    )
+def sensor_context(
+    instance: dg.DagsterInstance, cdr_db: Engine, **kwargs
+) -> dg.SensorEvaluationContext:
+    return queue_sensor_context(instance, cdr_db, SENSOR, **kwargs)
 
 
 def test_sensor_requests_one_run_per_ready_job(cdr_db: Engine, instance) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, LOCATION_NAME, TIMEZONE
 
@@ -188,7 +189,7 @@ def reload_scheduler_op(context: dg.OpExecutionContext, config: ReloadSchedulerC
         "'Restart Scheduler' (stop_scheduler.Stop). Fails with a clear message when the "
         "webserver cannot be reached or the code does not load."
     ),
-    tags={"cdr/family": "control"},
+    tags={**lane_tags("chores"), "cdr/family": "control"},
 )
 def reload_scheduler() -> None:
     """One op: the reload."""
@@ -440,7 +441,7 @@ def email_schedule_list_op(
         "scheduled_job export attached as JSON; the legacy 'Scheduled Job List' "
         "(job_list.Reporter). Needs the Dagster webserver (CDR_DAGSTER_WEBSERVER_URL)."
     ),
-    tags={"cdr/family": "control"},
+    tags={**lane_tags("chores"), "cdr/family": "control"},
 )
 def email_schedule_list() -> None:
     """One op: the list."""

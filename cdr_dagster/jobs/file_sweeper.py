@@ -23,6 +23,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailError, EmailResource
@@ -254,7 +255,7 @@ def sweep_files_op(
         "recordings. Test mode changes nothing and reports what a live run would do. Keeps "
         "the legacy lock file Log/FileSweeper.lockfile (break_lock clears a stale one)."
     ),
-    tags={"cdr/lock": LOCK_TAG_VALUE, "cdr/family": "files"},
+    tags={**lane_tags("chores"), "cdr/lock": LOCK_TAG_VALUE, "cdr/family": "files"},
 )
 def sweep_files_job() -> None:
     """The one-op sweep job."""

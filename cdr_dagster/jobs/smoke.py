@@ -9,6 +9,7 @@ import shlex
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.commands import CommandRunnerResource
 
 
@@ -56,7 +57,7 @@ def smoke_test_op(
         "Test job (legacy test.Stub): logs its options and optionally runs one script under "
         "CDR_BASEDIR. Use it to check that schedules, launches and alerts work."
     ),
-    tags={"cdr/family": "control"},
+    tags={**lane_tags("chores"), "cdr/family": "control"},
 )
 def smoke_test_job() -> None:
     """The one-op smoke test job."""
