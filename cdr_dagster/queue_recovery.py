@@ -161,7 +161,7 @@ def exhausted_report(kind: QueueKind, row: Any, runs: Sequence[dg.DagsterRun]) -
     )
     lines = [
         f"The {kind.noun} {row.id} ({kind.label(row)}) is still in status "
-        f"{row.status!r}, but none of its {len(runs)} Dagster runs claimed it:",
+        f"{kind.waiting_status!r}, but none of its {len(runs)} Dagster runs claimed it:",
         "",
         *(f"  run {run.run_id}: {run.status.value}" for run in runs),
         "",

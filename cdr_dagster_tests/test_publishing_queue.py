@@ -285,8 +285,11 @@ def test_a_missing_job_is_reported_not_run(resources, instance) -> None:
     assert "publishing job 876543 does not exist; nothing to run" in messages
 
 
-def test_the_job_is_in_the_one_publishing_lane() -> None:
+def test_the_job_is_in_the_publishing_lane_and_never_retried() -> None:
     assert run_publishing_job.tags["cdr/queue"] == "publishing"
+    assert run_publishing_job.tags["cdr/lane"] == "publishing"
+    assert run_publishing_job.tags["dagster/priority"] == "50"
+    assert run_publishing_job.tags["dagster/max_retries"] == "0"
     assert PublishingJobConfig(pub_proc_id=1).publish_script == DEFAULT_PUBLISH_SCRIPT
 
 
