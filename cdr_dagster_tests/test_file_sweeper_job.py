@@ -220,14 +220,30 @@ def test_two_sweep_documents_are_fatal_and_mail_the_email_option(
     assert mail.rcpt_tos == ["ops@example.gov"]
 
 
-def test_a_held_lock_is_fatal_and_left_alone_until_broken(
-    resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path, mailbox
-) -> None:
+def started_sweep_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
+    """A sweep_files run the instance believes STARTED (as a run whose worker was killed)."""
+    other = instance.create_run_for_job(sweep_files_job, run_config={})
+    instance.handle_run_event(
+        other.run_id,
+        dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="sweep_files", message="x"),
+    )
+    assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
+    return other
+
+
+def one_old_file_to_delete(cdr_db: Engine, cdr_rows, root: Path, basedir: Path) -> Path:
+    """A rule deleting ``root/a.log`` (40 days old); return the sweep lock's path."""
     aged_file(root / "a.log", 40)
     add_sweep_document(
         cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
     )
-    lock = basedir / "Log" / LOCK_FILE_NAME
+    return basedir / "Log" / LOCK_FILE_NAME
+
+
+def test_a_held_lock_is_fatal_and_left_alone_until_broken(
+    resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path, mailbox
+) -> None:
+    lock = one_old_file_to_delete(cdr_db, cdr_rows, root, basedir)
     lock.write_text("")  # as the legacy left it: empty
 
     with dg.instance_for_test() as instance:
@@ -246,21 +262,10 @@ def test_a_held_lock_is_fatal_and_left_alone_until_broken(
 def test_break_lock_is_refused_while_another_sweep_run_is_in_progress(
     resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path
 ) -> None:
-    aged_file(root / "a.log", 40)
-    add_sweep_document(
-        cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
-    )
-    lock = basedir / "Log" / LOCK_FILE_NAME
+    lock = one_old_file_to_delete(cdr_db, cdr_rows, root, basedir)
     lock.write_text("taken by a live run")
     with dg.instance_for_test() as instance:
-        other = instance.create_run_for_job(sweep_files_job, run_config={})
-        instance.handle_run_event(
-            other.run_id,
-            dg.DagsterEvent(
-                event_type_value="PIPELINE_START", job_name="sweep_files", message="started"
-            ),
-        )
-        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
+        other = started_sweep_run(instance)
         result = run(resources, instance, break_lock=True)
     assert not result.success
     assert f"break_lock refused: sweep_files run {other.run_id} may hold the lock" in failure(
@@ -268,16 +273,6 @@ def test_break_lock_is_refused_while_another_sweep_run_is_in_progress(
     )
     assert lock.read_text() == "taken by a live run"
     assert (root / "a.log").exists()
-
-
-def started_sweep_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
-    """A sweep_files run the instance believes STARTED (as a run whose worker was killed)."""
-    other = instance.create_run_for_job(sweep_files_job, run_config={})
-    instance.handle_run_event(
-        other.run_id,
-        dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="sweep_files", message="x"),
-    )
-    return other
 
 
 _TAKE_LOCK = """
@@ -307,11 +302,7 @@ def test_break_lock_removes_a_lock_whose_process_died_while_its_run_still_looks_
 ) -> None:
     """The lock mail recommends break_lock: it works as soon as the holder is gone, before run
     monitoring has failed the dead holder's run."""
-    aged_file(root / "a.log", 40)
-    add_sweep_document(
-        cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
-    )
-    lock = basedir / "Log" / LOCK_FILE_NAME
+    lock = one_old_file_to_delete(cdr_db, cdr_rows, root, basedir)
     with dg.instance_for_test() as instance:
         dead = started_sweep_run(instance)
         take_lock_in_a_process(lock, dead.run_id, die=True).wait(timeout=30)
@@ -329,11 +320,7 @@ def test_break_lock_removes_a_lock_whose_process_died_while_its_run_still_looks_
 def test_break_lock_is_refused_while_the_process_holding_the_lock_lives(
     resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path
 ) -> None:
-    aged_file(root / "a.log", 40)
-    add_sweep_document(
-        cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
-    )
-    lock = basedir / "Log" / LOCK_FILE_NAME
+    lock = one_old_file_to_delete(cdr_db, cdr_rows, root, basedir)
     with dg.instance_for_test() as instance:
         holder_run = started_sweep_run(instance)
         holder = take_lock_in_a_process(lock, holder_run.run_id, die=False)
