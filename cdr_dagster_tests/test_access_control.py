@@ -160,7 +160,7 @@ class Login:
 
 @dataclass
 class Stack:
-    """nginx on ``port`` in front of ``full`` (at /) and ``viewer`` (at /view/)."""
+    """nginx on ``port`` in front of ``full`` (at /) and ``read_only`` (at /view/)."""
 
     port: int
     certificate: Path
@@ -181,7 +181,7 @@ class Stack:
 
 
 def openssl(*args: str, stdin: str | None = None) -> str:
-    """Run openssl (nginx's TLS library comes with it); its standard output."""
+    """Run openssl (scripts/ensure-nginx installs it beside nginx); its standard output."""
     result = subprocess.run(
         ["openssl", *args], input=stdin, capture_output=True, text=True, timeout=120
     )
