@@ -399,10 +399,13 @@ def test_a_viewer_reads_everything_and_changes_nothing(stack: Stack) -> None:
 def test_an_operator_reads_launches_and_stops(stack: Stack) -> None:
     sensor_id, _, runs_before = sensor_and_runs(stack)
     operator = stack.operator
+    page = send(stack, "page", "/", operator)
+    missing = [name for name in SECURITY_HEADERS if name not in page.headers]
+    assert not missing, f"the operator's page lacks {missing}"
     launch = send(stack, "launch", "/graphql", operator)
     stop = send(stack, "stop", "/graphql", operator, id=sensor_id)
     outcomes = {
-        "page": page_outcome(send(stack, "page", "/", operator)),
+        "page": page_outcome(page),
         "read": outcome(send(stack, "read", "/graphql", operator), "sensorOrError"),
         "websocket": websocket(stack, "/graphql", operator),
         "launch": outcome(launch, "launchRun"),
