@@ -162,7 +162,7 @@ def test_licensee_already_expired_is_not_changed_and_a_missing_status_fails():
 
 
 # ---------------------------------------------------------------------------------------------
-# Contact selection (spec 04 1.2) on PostgreSQL
+# Contact selection (docs/behaviour-notes.md#licensee-documents) on PostgreSQL
 # ---------------------------------------------------------------------------------------------
 
 
@@ -522,7 +522,7 @@ def test_resume_after_a_relay_failure_mails_nobody_twice(cdr_db, mailbox, partne
 
 
 # ---------------------------------------------------------------------------------------------
-# The partner list (spec 04 6.5)
+# The partner list (docs/behaviour-notes.md#partner-list)
 # ---------------------------------------------------------------------------------------------
 
 

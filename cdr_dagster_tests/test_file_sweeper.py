@@ -1,4 +1,5 @@
-"""The file sweeper without Dagster: real temporary trees with controlled mtimes (spec 03 1).
+"""The file sweeper without Dagster: real temporary trees with controlled mtimes
+(docs/behaviour-notes.md#file-sweeper).
 
 Every action (Delete, Archive, TruncateArchive, TruncateDelete), the age and size qualifiers
 and triggers, tiers, archive naming, test mode (a full listing with sizes and mtimes is the

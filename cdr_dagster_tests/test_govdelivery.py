@@ -1,4 +1,5 @@
-"""GovDelivery weekly reports (spec 03 §6): export window, each table's rows and grouping for
+"""GovDelivery weekly reports (docs/behaviour-notes.md#govdelivery-reports): export window, each
+table's rows and grouping for
 seeded summaries (English and Spanish, empty tables, late versions), the Section(s) column,
 and the job's files and mail on PostgreSQL and SMTP."""
 

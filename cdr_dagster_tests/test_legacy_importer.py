@@ -524,7 +524,7 @@ def test_free_form_options() -> None:
 
 
 def test_catalogue_covers_design_6a() -> None:
-    """Every legacy class of DESIGN 6a (and spec 01 section 4) has a catalogue entry."""
+    """Every legacy class of docs/architecture.md#legacy-jobs has a catalogue entry."""
     for job_class in (
         "batch_job_queue.Sweeper",
         "publishing_queue.Sweeper",

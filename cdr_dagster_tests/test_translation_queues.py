@@ -1,4 +1,5 @@
-"""``translation_queue_reports`` (spec 04 section 7) on PostgreSQL and a real SMTP server.
+"""``translation_queue_reports`` (docs/behaviour-notes.md#translation-queue-reports) on PostgreSQL
+and a real SMTP server.
 
 The weekly team-lead report (Glossary, Media and, fixed, Summary) and the nightly
 per-translator reports: rows, order, titles of glossary concepts, one table per state,

@@ -1,5 +1,5 @@
 """The listing information of cancer.gov's dynamic trial listing pages: asset
-``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader", spec 02
+``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader",
 section 3).
 
 Each run walks the NCI Thesaurus disease and intervention hierarchies through the EVS REST API

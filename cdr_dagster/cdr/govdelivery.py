@@ -1,4 +1,5 @@
-"""The GovDelivery weekly reports: new and revised PDQ summaries on Cancer.gov (spec 03 §6).
+"""The GovDelivery weekly reports: new and revised PDQ summaries on Cancer.gov
+(docs/behaviour-notes.md#govdelivery-reports).
 
 Two reports (``english``, ``spanish``) list the summaries, and for English the Drug Information
 Summaries, that the last weekly publishing run put on Cancer.gov, so staff can write the

@@ -3,7 +3,7 @@
 Two flavours exist in the legacy code and the specs name which one each job uses:
 
 - :func:`group_email_addresses`: active users only (``usr.expired IS NULL``), the scheduler's
-  ``Job.get_group_email_addresses``; DESIGN 4 makes it the default;
+  ``Job.get_group_email_addresses``; the default (docs/behaviour-notes.md#group-mail);
 - :func:`group_email_addresses_including_expired`: ``cdr.getEmailList``, used by the
   cdr-publishing scripts, which does not look at ``usr.expired``.
 

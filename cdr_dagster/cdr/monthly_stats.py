@@ -1,4 +1,5 @@
-"""The PCIB statistics report: counts of documents published or revised in a range (spec 03 §7).
+"""The PCIB statistics report: counts of documents published or revised in a range
+(docs/behaviour-notes.md#pcib-statistics).
 
 Eight sections, always in this order: summaries, glossary (or just its pronunciation audio),
 genetics professionals, NCI drug terms, Drug Information Summaries, new PDQ board members,

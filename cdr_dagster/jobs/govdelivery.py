@@ -1,4 +1,5 @@
-"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``, spec 03 §6).
+"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``,
+docs/behaviour-notes.md#govdelivery-reports).
 
 Each week, one HTML report per language of the PDQ summaries (and, in English, the Drug
 Information Summaries) that the last weekly publishing run put on Cancer.gov, new or revised,

@@ -1,4 +1,5 @@
-"""``monthly_stats_report`` (legacy ``pcib_stats.ReportTask``, spec 03 §7), one partition a month.
+"""``monthly_stats_report`` (legacy ``pcib_stats.ReportTask``,
+docs/behaviour-notes.md#pcib-statistics), one partition a month.
 
 The monthly management report of how many documents were published or revised: summaries,
 dictionary terms and definitions, pronunciation audio, genetics professionals, drug terms,

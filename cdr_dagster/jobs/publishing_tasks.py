@@ -1,6 +1,7 @@
 """``weekly_publishing`` and ``nightly_publishing``: the scheduled CDR publishing events.
 
-Legacy ``publishing_task.PublishingTask`` (spec 01 s. 8). Each legacy step is its own op, so the
+Legacy ``publishing_task.PublishingTask`` (docs/behaviour-notes.md#publishing-task). Each legacy
+step is its own op, so the
 run shows which one failed; the steps run the cdr-publishing scripts under
 ``CDR_BASEDIR/Publishing`` in the legacy order and with the legacy arguments:
 

@@ -1,5 +1,5 @@
 """``translation_queue_reports``: the Spanish translation queue reports (legacy
-``translation_jobs.ReportTask``, spec 04 section 7).
+``translation_jobs.ReportTask``, docs/behaviour-notes.md#translation-queue-reports).
 
 One run reports on one queue (``doctype``: Summary, Media or Glossary), as each legacy row did:
 

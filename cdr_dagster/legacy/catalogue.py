@@ -1,13 +1,15 @@
 """Catalogue of legacy job classes: Dagster target, run-config path and typed options.
 
-DESIGN section 6a is binding for the names. For each legacy ``job_class`` the catalogue says
+The names are those of docs/architecture.md#legacy-jobs. For each legacy ``job_class`` the catalogue
+says
 which Dagster job runs it, where its options go in the run config, and, for each option the
-legacy class accepted (its ``SUPPORTED_PARAMETERS``, specs 01-04), the Config field it became,
+legacy class accepted (its ``SUPPORTED_PARAMETERS``), the Config field it became,
 that field's type and the legacy meaning.
 
 The convention (the job families built later must follow it):
 
-1. A legacy class maps to the Dagster name of DESIGN 6a. For an op-based job that name is the
+1. A legacy class maps to its Dagster name (docs/architecture.md). For an op-based job that name is
+the
    job (``sweep_files``); its Config is taken by the op node ``<job>_op`` (``sweep_files_op``),
    so the run config is ``{"ops": {"sweep_files_op": {"config": {<fields>}}}}``. Dagster does
    not allow an op named exactly like its job (op and graph names share one namespace in a
@@ -152,7 +154,7 @@ class JobClass:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The DESIGN 6a names (jobs, or assets) this class can map to."""
+        """The Dagster names (jobs, or assets) this class can map to."""
         return tuple(self.targets.values()) if self.targets else (self.target,)
 
     @property
@@ -169,7 +171,7 @@ class JobClass:
         return name if self.asset else f"{name}_op"
 
     def name_of_job(self, job: str) -> str:
-        """The DESIGN 6a name whose job is ``job`` (KeyError if none)."""
+        """The Dagster name whose job is ``job`` (KeyError if none)."""
         for name in self.names:
             if self.job_of(name) == job:
                 return name

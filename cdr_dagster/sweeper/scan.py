@@ -88,7 +88,7 @@ class CandidateList(SpillList):
 
 @dataclass
 class ScanResult:
-    """What a rule's patterns found (spec 03 1.9.4 counters)."""
+    """What a rule's patterns found (docs/behaviour-notes.md#sweep-actions counters)."""
 
     matched: int = 0
     qualified: CandidateList = field(default_factory=CandidateList)

@@ -84,7 +84,7 @@ def dst_offset_west(tz: tzinfo, year: int) -> int:
 
 
 def reference_time(now: float, tz: tzinfo) -> float:
-    """The legacy reference instant for ages (spec 03 1.6, ``normTime``).
+    """The legacy reference instant for ages (docs/behaviour-notes.md#sweep-ages, ``normTime``).
 
     ``now - (now mod 1 day) + altzone - 1 day``: 04:00 UTC on the day before the current UTC
     date for US Eastern, whatever the season. ``Oldest``/``Youngest`` days count back from it.
