@@ -76,7 +76,7 @@ def contact(status: str = "T", activation: str = "", renewal: str = "") -> Conta
 @pytest.mark.parametrize(
     ("activation", "renewal", "kind", "expires"),
     [
-        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # spec 2.9 scenario 3
+        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # warned before expiry
         ("2024-06-01", "2024-12-20", "current", None),  # scenario 4: D-80 is not < D-80
         ("2024-12-19", "", EXPIRING, date(2025, 3, 29)),  # D-81
         ("2024-11-30", "", EXPIRING, date(2025, 3, 10)),  # D-100 is not < D-100

@@ -51,7 +51,7 @@ ES_EDITORIAL = (
 
 
 def windows(engine) -> None:
-    """Spec §6.7 scenario 1, with jobs that must not count around it."""
+    """A plain week's export window, with jobs that must not count around it."""
     add_pub_job(engine, 90, "Export", datetime(2024, 4, 26, 16, 0, 1))
     add_pub_job(engine, 91, PUSH, datetime(2024, 4, 26, 18, 0))
     add_pub_job(engine, 99, "Export", datetime(2024, 5, 3, 10, 0), status="Failure")

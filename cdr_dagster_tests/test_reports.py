@@ -1,4 +1,4 @@
-"""Tests of the report builder: reports shaped like the real spec reports, parsed back.
+"""Tests of the report builder: reports shaped like the legacy reports, parsed back.
 
 The HTML is parsed with lxml and checked for what the legacy e-mails showed: title and
 heading, captions, header cells, the exact style strings of the old helpers, link targets

@@ -110,7 +110,7 @@ def error_logs(instance, result) -> list[str]:  # noqa: ANN001
 
 
 def test_weekly_media_to_the_team_leads(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 1: two jobs ready, one in another state; by title; active leads."""
+    """Weekly: two jobs ready, one in another state; by title; active leads."""
     rows.document(5001, "Media", "Zebra chart")
     rows.document(5002, "Media", "Anatomy of eye")
     rows.document(5003, "Media", "Brain scan")
@@ -155,7 +155,7 @@ def test_weekly_media_to_the_team_leads(cdr_db, mailbox, rows):
 
 
 def test_weekly_glossary_titles_concepts_by_their_first_name(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 2, with a deleted name and a deleted job document left out."""
+    """Weekly, with a deleted name and a deleted job document left out."""
     rows.document(5001, "GlossaryTermConcept", "alpha term (concept)")
     rows.name_of(6001, 5001, "beta term")
     rows.name_of(6002, 5001, "alpha term")
@@ -276,7 +276,7 @@ def test_weekly_without_recipients_sends_nothing_and_logs(cdr_db, mailbox):
 
 
 def nightly_summary_queue(rows: QueueRows) -> None:
-    """Spec 7.6 scenarios 4 and 6: user 12 with jobs at positions 10 (two) and 30 (one) and
+    """Nightly: user 12 with jobs at positions 10 (two) and 30 (one) and
     one made publishable; user 13 without e-mail (two jobs); user 14 with one job."""
     for doc_id, title in (
         (62901, "Lung Cancer Treatment"),
@@ -341,7 +341,7 @@ def test_nightly_summary_one_mail_per_translator_one_table_per_state(cdr_db, mai
 
 
 def test_nightly_media_lists_jobs_made_publishable(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 5; an expired translator still gets the report."""
+    """Nightly: an expired translator still gets the report."""
     rows.user("retired", "Retired Translator", "retired@nci.example.gov", expired=True)
     rows.document(7001, "Media", "Heart diagram")
     rows.document(7002, "Media", "Kidney diagram")
@@ -384,7 +384,7 @@ def test_nightly_glossary_sorts_by_day_then_title(cdr_db, mailbox, rows):
 
 
 def test_nightly_test_mode_goes_to_the_test_group_with_the_banner(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 7."""
+    """Nightly in test mode: the test group gets it, with the banner."""
     nightly_summary_queue(rows)
     result = run(cdr_db, mailbox, tier="DEV", mode="test", doctype="Summary")
     assert result.success
@@ -400,7 +400,7 @@ def test_nightly_test_mode_goes_to_the_test_group_with_the_banner(cdr_db, mailbo
 
 
 def test_nightly_recip_in_live_mode_gets_every_report_without_banner(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 8."""
+    """Nightly live with recip: every report goes there, without the banner."""
     nightly_summary_queue(rows)
     result = run(cdr_db, mailbox, mode="live", doctype="Summary", recip="qa@example.gov")
     assert result.success

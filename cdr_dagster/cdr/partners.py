@@ -1,6 +1,7 @@
 """PDQ data partners (Licensee documents): who gets the weekly notice, what it says, expiry.
 
-Spec 04 sections 1 and 2, read straight from the CDR database instead of through the admin
+docs/behaviour-notes.md#partner-notification, read straight from the CDR database instead of through
+the admin
 web scripts:
 
 - :func:`partner_contacts` is ``get-pdq-contacts.py`` (1.2): the partners still open, their

@@ -89,8 +89,8 @@ def _key(name: str) -> Column:
 
 
 # ---------------------------------------------------------------------------------------------
-# Users, groups and actions: every e-mail group lookup (all specs), translation reports (04),
-# audit trail joins (03).
+# Users, groups and actions: every e-mail group lookup (every job), translation reports,
+# audit trail joins (GovDelivery, statistics).
 # ---------------------------------------------------------------------------------------------
 
 usr = Table(

@@ -1,6 +1,6 @@
 """The Spanish translation queues (Glossary, Media, Summary) and their e-mailed reports.
 
-Spec 04 section 7. Two reports read the three queue tables:
+docs/behaviour-notes.md#translation-queue-reports. Two reports read the three queue tables:
 
 - the weekly report for the translation team leads: the jobs of one queue in the state
   ``Ready for Translation`` (:func:`ready_for_translation`, :func:`weekly_report`);
