@@ -396,7 +396,8 @@ def test_licensees_in_test_and_production_states(engine: Engine) -> None:
 
 
 def test_sweep_specifications_parse_and_point_inside_the_demo(engine: Engine, demo: Path) -> None:
-    """Spec 03 1.4: the latest valid version of the one SweepSpecifications document."""
+    """docs/behaviour-notes.md#sweep-specifications: the latest valid version of the one
+    SweepSpecifications document."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(

@@ -117,7 +117,7 @@ def seeded(cdr_db):
     )
     summary(cdr_db, 2005, "Start Day Revision", modified="2024-05-03", board=ADULT)
     summary(cdr_db, 2014, "After The Window", modified="2024-05-11", board=ADULT)
-    # Late versions (§6.5 step 3): version 2 saved after the push was never pushed.
+    # Late versions: version 2 saved after the push was never pushed.
     for doc_id, title, pushed_saved in (
         (2007, "Late Version Dropped", datetime(2024, 4, 1)),
         (2008, "Late Version Kept", datetime(2024, 5, 7, 11)),

@@ -4,13 +4,13 @@ docs/behaviour-notes.md#partner-notification, read straight from the CDR databas
 the admin
 web scripts:
 
-- :func:`partner_contacts` is ``get-pdq-contacts.py`` (1.2): the partners still open, their
+- :func:`partner_contacts` is ``get-pdq-contacts.py``: the partners still open, their
   contacts to notify, and when each address was last notified;
-- :func:`ftp_partner_names` is ``get-pdq-partners.py`` (1.3) reduced to what the access report
+- :func:`ftp_partner_names` is ``get-pdq-partners.py`` reduced to what the access report
   needs, FTP login -> partner name;
-- :func:`licensee_list` is the query of ``licensee_list.ReportTask`` (6.3);
-- :class:`PartnerNotifier` is ``data_partners.Notify`` (2.5): data notices, warnings to test
-  accounts nearing expiry, expiry notices and the Licensee edit (2.6), the operators' summary.
+- :func:`licensee_list` is the query of ``licensee_list.ReportTask``;
+- :class:`PartnerNotifier` is ``data_partners.Notify``: data notices, warnings to test
+  accounts nearing expiry, expiry notices and the Licensee edit, the operators' summary.
 
 What differs from the legacy job, on purpose (docs/behaviour-notes.md#partner-notification and the
 issue):

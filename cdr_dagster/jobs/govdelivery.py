@@ -204,7 +204,7 @@ def govdelivery_reports_op(
                         continue
                 context.log.info(f"sent {sent.subject} to {', '.join(sent.recipients)}")
                 metadata[f"{key}_recipients"] = dg.MetadataValue.json(list(sent.recipients))
-            except Exception as exc:  # noqa: BLE001 - each report runs on its own (§6.6)
+            except Exception as exc:  # noqa: BLE001 - each report runs on its own
                 context.log.exception(f"{key} report: {exc}")
                 failed.append(f"{key}: {exc}")
     metadata["range"] = f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S}"
