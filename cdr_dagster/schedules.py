@@ -48,6 +48,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 from dagster._utils.schedules import is_valid_cron_string
 
+from cdr_dagster.legacy.catalogue import LegacyLabel, label_for_job
 from cdr_dagster.settings import TIERS, TIMEZONE
 
 # What an entry may target: a job from @job (or graph.to_job) or from define_asset_job.
@@ -473,11 +474,25 @@ def _schedule_definition(
         "description": entry.description,
         "metadata": metadata,
     }
+    label = _legacy_label(entry)
+    if label is not None:
+        common["description"] = label.describe(entry.description)
+        common["tags"] = label.tags
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
         return dg.ScheduleDefinition(
             execution_fn=_last_partition_fn(partitions, entry.run_config), **common
         )
     return dg.ScheduleDefinition(run_config=dict(entry.run_config), **common)
+
+
+def _legacy_label(entry: ScheduleEntry) -> LegacyLabel | None:
+    """The entry's legacy class and name, completed from its job's when it names only one."""
+    of_job = label_for_job(entry.job)
+    if not (entry.legacy_class or entry.legacy_name):
+        return of_job
+    classes = (entry.legacy_class,) if entry.legacy_class else of_job.classes if of_job else ()
+    names = (entry.legacy_name,) if entry.legacy_name else of_job.names if of_job else ()
+    return LegacyLabel(classes, names)
 
 
 def _last_partition_fn(

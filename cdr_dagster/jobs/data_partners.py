@@ -38,9 +38,10 @@ class NotifyDataPartnersConfig(dg.Config):
     """Options of the partner notification (legacy ``data_partners.Notify``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: test subjects and texts, partner mail to the test recipients, no "
         "database rows and no Licensee saves. live: the real notification (partner mail is "
-        "still redirected to the test recipients on tiers other than PROD)."
+        "still redirected to the test recipients on tiers other than PROD).",
     )
     job: int | None = Field(
         default=None,
@@ -150,8 +151,9 @@ class DataPartnerListConfig(dg.Config):
     """Options of the partner list (legacy ``licensee_list.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: mail to the Test Publishing Notification group; live: to the "
-        "Licensee Report Notification group."
+        "Licensee Report Notification group.",
     )
     recip: str | None = Field(default=None, description="The one recipient replacing the group.")
     skip_email: bool = Field(default=False, description="Save the report without sending it.")

@@ -32,8 +32,9 @@ class GovDeliveryReportsConfig(dg.Config):
     """Options of the GovDelivery reports (legacy ``gov_delivery_reports.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="live: mail each report to its GovDelivery EN/ES Docs Notification group; "
-        "test: to the Test Publishing Notification group, and saved as *.test.html."
+        "test: to the Test Publishing Notification group, and saved as *.test.html.",
     )
     reports: list[str] = Field(
         default_factory=lambda: list(REPORT_KEYS),

@@ -50,8 +50,9 @@ class MonthlyStatsConfig(dg.Config):
     """Options of the statistics report (legacy ``pcib_stats.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="live: mail to the ICRDB Statistics Notification group; test: to the Test "
-        "Publishing Notification group, and saved as *.test.html."
+        "Publishing Notification group, and saved as *.test.html.",
     )
     recips: list[str] = Field(
         default_factory=list, description="Addresses that get the report instead of the group."

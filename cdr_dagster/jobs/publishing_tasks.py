@@ -76,7 +76,11 @@ class PublishingTaskConfig(dg.Config):
     """Options of a publishing task (legacy ``publishing_task.PublishingTask``)."""
 
     mode: Literal["test", "live"] = Field(
-        description="Passed to the publishing scripts as --test or --live."
+        default="test",
+        description=(
+            "Passed to the publishing scripts as --test or --live. The default, test, makes a "
+            "launch from the Launchpad a test run; the schedules say live."
+        ),
     )
     job_id: int | None = Field(
         default=None,

@@ -32,9 +32,10 @@ class TranslationQueueReportsConfig(dg.Config):
     """Options of the translation queue reports (legacy mode, doctype, schedule, recip)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: every report goes to the Test Translation Queue Recips group; "
         "live: the weekly report to the Spanish Translation Leads group, each nightly report "
-        "to its translator."
+        "to its translator.",
     )
     doctype: Literal["Summary", "Media", "Glossary"] = Field(
         default="Summary", description="The translation queue to report on."
