@@ -261,7 +261,7 @@ def assignees(jobs: Iterable[QueueJob]) -> list[Assignee]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The reports (docs/behaviour-notes.md#translation-queue-reports and 7.5)
+# The reports (docs/behaviour-notes.md#translation-queue-reports)
 # ---------------------------------------------------------------------------------------------
 
 

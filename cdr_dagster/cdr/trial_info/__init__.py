@@ -1,5 +1,5 @@
 """The listing information the clinical-trials-listing API reads
-(docs/behaviour-notes.md#trial-listing-info and 3).
+(docs/behaviour-notes.md#trial-listing-info).
 
 No Dagster here (docs/architecture.md#layers). The NCI Thesaurus disease and intervention
 hierarchies, walked
