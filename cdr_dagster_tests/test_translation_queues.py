@@ -399,6 +399,17 @@ def test_nightly_test_mode_goes_to_the_test_group_with_the_banner(cdr_db, mailbo
     assert mailbox.messages[0].message["Subject"] == "[DEV] Summary Translation Jobs Queue Report"
 
 
+def test_mode_defaults_to_test(cdr_db, mailbox, rows):
+    """Launched without mode (the Launchpad's default), the reports go to the test group."""
+    nightly_summary_queue(rows)
+    result = run(cdr_db, mailbox, tier="DEV", doctype="Summary")
+    assert result.success
+    assert [m.rcpt_tos for m in mailbox.messages] == [["tester@nci.example.gov"]] * 2, (
+        "both nightly reports should go to the test group"
+    )
+    assert all("TEST MESSAGE" in page_of(m.message) for m in mailbox.messages)
+
+
 def test_nightly_recip_in_live_mode_gets_every_report_without_banner(cdr_db, mailbox, rows):
     """Nightly live with recip: every report goes there, without the banner."""
     nightly_summary_queue(rows)
@@ -462,8 +473,6 @@ def test_bad_options_are_refused_naming_the_value(cdr_db, mailbox, rows):
         run(cdr_db, mailbox, mode="live", doctype="Brochure")
     with pytest.raises(dg.DagsterInvalidConfigError, match="monthly"):
         run(cdr_db, mailbox, mode="live", schedule="monthly")
-    with pytest.raises(dg.DagsterInvalidConfigError, match="mode"):
-        run(cdr_db, mailbox, doctype="Media")
     result = run(cdr_db, mailbox, mode="live", recip="not an address")
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
