@@ -656,7 +656,7 @@ LEGACY_NAMES: Mapping[str, tuple[str, ...]] = {
     "report_expiring_links": ("Expiring Links Report",),
     "sweep_files": ("Hoover", "File Sweeper"),
     "monthly_stats_report": ("PCIB Statistics Report",),
-    "govdelivery_reports": ("GovDelivery Weekly Reports",),
+    "govdelivery_reports": ("Gov Delivery Weekly Reports", "GovDelivery Weekly Reports"),
 }
 
 
