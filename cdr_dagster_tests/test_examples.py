@@ -111,9 +111,12 @@ def test_nightly_publishing_defaults_to_test_mode(defs: dg.Definitions) -> None:
     assert resolved["ops"]["nightly_publishing_op"]["config"]["mode"] == "test"
 
 
-def test_readme_names_only_shipped_examples() -> None:
+def test_readme_and_docs_name_only_shipped_examples() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"examples/([\w.-]+\.yaml)", readme))
-    assert named, "the README should show a command with an example config"
-    missing = {name for name in named if not (REPO / "examples" / name).is_file()}
-    assert not missing, f"README names examples that do not exist: {sorted(missing)}"
+    assert re.search(r"examples/[\w.-]+\.yaml", readme), "the README should show an example"
+    missing = set()
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for name in re.findall(r"examples/([\w.-]+\.yaml)", page.read_text(encoding="utf-8")):
+            if not (REPO / "examples" / name).is_file():
+                missing.add(f"{page.relative_to(REPO)}: examples/{name}")
+    assert not missing, f"pages name examples that do not exist: {sorted(missing)}"
