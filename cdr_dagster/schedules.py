@@ -7,6 +7,9 @@ top of that file). ``definitions.py`` calls::
 
 Every schedule runs in America/New_York. Its ``default_status`` is RUNNING on the tiers its entry
 lists and STOPPED elsewhere; an operator's toggle in the UI then wins until it is reset.
+A schedule of a legacy job carries the entry's ``legacy_class`` and ``legacy_name`` (else its
+job's, from the catalogue) as tags and at the start of its description, so the UI finds it by
+its legacy name (``cdr_dagster/legacy/labels.py``).
 
 Loading validates everything before it returns anything, and raises one
 :class:`ScheduleConfigError` listing every problem, each naming its entry (section, index and
