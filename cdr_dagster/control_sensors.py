@@ -1,6 +1,7 @@
 """Sensors of the scheduler's control plane: production health and the admin's run-now requests.
 
-``production_health_sensor`` (legacy ``health_check.Monitor``, spec 01 s. 10) asks the production
+``production_health_sensor`` (legacy ``health_check.Monitor``,
+docs/behaviour-notes.md#production-health) asks the production
 ``cdrping.py`` page once a minute. Anything but ``CDR OK`` (another answer, an HTTP error, a
 timeout, no connection) is a problem; problems are counted, and when some are waiting and
 ``delay`` minutes have passed since the last notification (or none was sent yet) the sensor
@@ -15,7 +16,8 @@ legacy), ``CDR_HEALTH_CHECK_RECIPS`` (default Developers Notification) and
 ``CDR_HEALTH_CHECK_TIMEOUT_SECONDS`` (default 30; the legacy had none and hung). RUNNING by
 default on DEV only, as the legacy schedule was.
 
-``scheduled_job_request_sensor`` keeps the CDR admin's "Run Job Now" working (spec 01 s. 1-3):
+``scheduled_job_request_sensor`` keeps the CDR admin's "Run Job Now" working
+(docs/behaviour-notes.md#scheduled-job-table):
 every 10 seconds it reads the ``scheduled_job`` rows without a schedule and with ``enabled``
 set, maps each row's ``job_class`` and options to a Dagster job and run config with the same
 catalogue the schedule importer uses (``cdr_dagster/legacy/catalogue.py``), checks the run

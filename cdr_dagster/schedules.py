@@ -7,6 +7,9 @@ top of that file). ``definitions.py`` calls::
 
 Every schedule runs in America/New_York. Its ``default_status`` is RUNNING on the tiers its entry
 lists and STOPPED elsewhere; an operator's toggle in the UI then wins until it is reset.
+A schedule of a legacy job carries the entry's ``legacy_class`` and ``legacy_name`` (else its
+job's, from the catalogue) as tags and at the start of its description, so the UI finds it by
+its legacy name (``cdr_dagster/legacy/labels.py``).
 
 Loading validates everything before it returns anything, and raises one
 :class:`ScheduleConfigError` listing every problem, each naming its entry (section, index and
@@ -58,6 +61,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from dagster._time import get_current_timestamp
 from dagster._utils.schedules import is_valid_cron_string
 
+from cdr_dagster.legacy.catalogue import LegacyLabel, label_for_job
 from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS, TIMEZONE
 
 # What an entry may target: a job from @job (or graph.to_job) or from define_asset_job.
@@ -492,6 +496,12 @@ def _schedule_definition(
         )
         if value
     }
+    description = entry.description
+    tags = None
+    label = _legacy_label(entry)
+    if label is not None:
+        description = label.describe(entry.description)
+        tags = label.tags
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
         request = _last_partition_fn(partitions, entry.run_config)
     else:
@@ -502,8 +512,9 @@ def _schedule_definition(
         target=job,
         execution_timezone=TIMEZONE,
         default_status=status,
-        description=entry.description,
+        description=description,
         metadata=metadata,
+        tags=tags,
         execution_fn=_on_time_only(entry, request),
         required_resource_keys={"email"} if entry.misfire_mail else None,
     )
@@ -571,6 +582,16 @@ def _run_config_fn(run_config: Mapping[str, Any]) -> RequestFn:
         return dg.RunRequest(run_config=dict(run_config))
 
     return request_run
+
+
+def _legacy_label(entry: ScheduleEntry) -> LegacyLabel | None:
+    """The entry's legacy class and name, completed from its job's when it names only one."""
+    of_job = label_for_job(entry.job)
+    if not (entry.legacy_class or entry.legacy_name):
+        return of_job
+    classes = (entry.legacy_class,) if entry.legacy_class else of_job.classes if of_job else ()
+    names = (entry.legacy_name,) if entry.legacy_name else of_job.names if of_job else ()
+    return LegacyLabel(classes, names)
 
 
 def _last_partition_fn(

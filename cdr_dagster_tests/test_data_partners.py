@@ -76,7 +76,7 @@ def contact(status: str = "T", activation: str = "", renewal: str = "") -> Conta
 @pytest.mark.parametrize(
     ("activation", "renewal", "kind", "expires"),
     [
-        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # spec 2.9 scenario 3
+        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # warned before expiry
         ("2024-06-01", "2024-12-20", "current", None),  # scenario 4: D-80 is not < D-80
         ("2024-12-19", "", EXPIRING, date(2025, 3, 29)),  # D-81
         ("2024-11-30", "", EXPIRING, date(2025, 3, 10)),  # D-100 is not < D-100
@@ -162,7 +162,7 @@ def test_licensee_already_expired_is_not_changed_and_a_missing_status_fails():
 
 
 # ---------------------------------------------------------------------------------------------
-# Contact selection (spec 04 1.2) on PostgreSQL
+# Contact selection (docs/behaviour-notes.md#licensee-documents) on PostgreSQL
 # ---------------------------------------------------------------------------------------------
 
 
@@ -522,7 +522,7 @@ def test_resume_after_a_relay_failure_mails_nobody_twice(cdr_db, mailbox, partne
 
 
 # ---------------------------------------------------------------------------------------------
-# The partner list (spec 04 6.5)
+# The partner list (docs/behaviour-notes.md#partner-list)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -219,7 +219,8 @@ def test_glossary_in_both_languages_and_both_dictionaries(engine: Engine) -> Non
 
 
 def test_drug_dictionary_terms_with_other_names(engine: Engine) -> None:
-    """Spec 02 1.3: drug ids come from query_term through the Drug/agent semantic type."""
+    """docs/behaviour-notes.md#dictionary-terms: drug ids come from query_term through the
+    Drug/agent semantic type."""
     with engine.connect() as conn:
         drug_ids = set(
             conn.execute(
@@ -261,7 +262,8 @@ EXPIRING_LINKS = """
 def test_drug_information_summaries_have_links_on_both_sides_of_the_cutoffs(
     engine: Engine,
 ) -> None:
-    """Spec 03 2: removal cutoff today - 3 years, report cutoff one month later."""
+    """docs/behaviour-notes.md#expiring-dis-links: removal cutoff today - 3 years, report cutoff one
+    month later."""
     with engine.connect() as conn:
         removal = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-03-12"}).all()
         report = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-04-12"}).all()
@@ -365,7 +367,7 @@ def test_every_document_on_cancer_gov_was_pushed_by_its_job(engine: Engine) -> N
 
 
 def test_licensees_in_test_and_production_states(engine: Engine) -> None:
-    """Spec 04 6.3: the partner list query; 1.1: titles carry the status."""
+    """The partner list query (docs/behaviour-notes.md#partner-list); titles carry the status."""
     with engine.connect() as conn:
         listed = conn.execute(
             text(
@@ -394,7 +396,8 @@ def test_licensees_in_test_and_production_states(engine: Engine) -> None:
 
 
 def test_sweep_specifications_parse_and_point_inside_the_demo(engine: Engine, demo: Path) -> None:
-    """Spec 03 1.4: the latest valid version of the one SweepSpecifications document."""
+    """docs/behaviour-notes.md#sweep-specifications: the latest valid version of the one
+    SweepSpecifications document."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(

@@ -1,10 +1,11 @@
 """Glossary and drug documents, term by term, from exported CDR XML through our filters.
 
-- The spec's acceptance scenarios (spec 02 section 1.9) and full expected documents for
+- The acceptance scenarios (docs/behaviour-notes.md#dictionary-documents) and full expected
+  documents for
   English and Spanish, patient and health-professional definitions, and drug aliases.
 - The golden documents of the consumer APIs (``shared/reference-data``): an exported document
   carrying each golden document's content gives exactly that document (the media URLs are
-  compared in the form the current filter writes; spec 02 section 2.1).
+  compared in the form the current filter writes; docs/behaviour-notes.md#dictionary-consumers).
 - The rules shared by every filter: node conversion, pretty URL and first letter.
 - The filter contract: fetched by title from the CDR (PostgreSQL), a change there flows
   through, and a filter can reach neither files nor the network.
@@ -598,8 +599,8 @@ def exported_glossary_term(golden: dict[str, Any]) -> str:
 
 
 def current_media_urls(golden: dict[str, Any]) -> dict[str, Any]:
-    """The golden document with media URLs in the form the current filter writes (spec 02
-    section 2.1: the filter is authoritative) and media types as it spells them."""
+    """The golden document with media URLs in the form the current filter writes (the filter is
+    authoritative) and media types as it spells them."""
     document = copy.deepcopy(golden)
 
     def new(url: str) -> str:

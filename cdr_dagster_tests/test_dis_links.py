@@ -1,4 +1,5 @@
-"""Which temporary DIS links expire (spec 03 2): cutoffs, selection from the index at the
+"""Which temporary DIS links expire (docs/behaviour-notes.md#expiring-dis-links): cutoffs, selection
+from the index at the
 cutoff boundary on PostgreSQL, and the removal transform agreeing with the selection."""
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def test_legacy_addresses() -> None:
 def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
     httpserver: HTTPServer, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenario 44."""
+    """PROD short of space on C: one problem line and a warning mail."""
     urls = serve(
         httpserver,
         {
@@ -153,7 +153,7 @@ def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
 def test_unreachable_tier_is_reported_and_the_others_checked(
     httpserver: HTTPServer, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenario 45, plus an error page on STAGE."""
+    """An unreachable tier is a problem line, the others are still checked; an error page too."""
     urls = serve(
         httpserver,
         {
@@ -175,7 +175,7 @@ def test_unreachable_tier_is_reported_and_the_others_checked(
 
 
 def test_thresholds_per_drive(httpserver: HTTPServer, email: EmailResource, mailbox) -> None:
-    """Spec 01 scenario 46 (cthreshold 25), and drives beyond C and D."""
+    """cthreshold 25 raises the C limit to 25 GiB; drives beyond C and D are checked too."""
     page = HEALTHY + f"\nE DRIVE\n   FREE: {3 * GIB} (3.0G)\n\nF DRIVE\n   FREE: {GIB} (1.0G)\n"
     urls = serve(httpserver, {"PROD": page})
     result = run(

@@ -1,4 +1,5 @@
-"""The file sweeper without Dagster: real temporary trees with controlled mtimes (spec 03 1).
+"""The file sweeper without Dagster: real temporary trees with controlled mtimes
+(docs/behaviour-notes.md#file-sweeper).
 
 Every action (Delete, Archive, TruncateArchive, TruncateDelete), the age and size qualifiers
 and triggers, tiers, archive naming, test mode (a full listing with sizes and mtimes is the
@@ -85,7 +86,8 @@ def test_reference_time_is_0400_utc_the_day_before_in_summer_and_winter() -> Non
     assert datetime.fromtimestamp(reference_time(winter, TZ), timezone.utc) == datetime(
         2024, 1, 9, 4, 0, tzinfo=timezone.utc
     )
-    # Spec 03 1.6: after 20:00 local the previous evening, 00:00 EDT of the previous day.
+    # docs/behaviour-notes.md#sweep-ages: after 20:00 local the previous evening, 00:00 EDT of the
+    # previous day.
     assert datetime.fromtimestamp(REF, TZ) == datetime(2024, 5, 13, 0, 0, tzinfo=TZ)
 
 

@@ -1,7 +1,7 @@
 """Legacy scheduled_job export -> schedules.yaml entries (import-schedules), and back (export).
 
 The realistic export (``data/legacy/scheduled_job_export.json``) has rows for every job class of
-the catalogue, including the spec's example row. The imported YAML is parsed and loaded:
+the catalogue, including the legacy example row. The imported YAML is parsed and loaded:
 
 - the entries whose jobs exist in the code location load with the real jobs;
 - every entry loads against stand-in jobs built from the catalogue by its convention
@@ -195,7 +195,7 @@ def test_imported_entries_whose_jobs_exist_load_with_the_real_jobs(tmp_path: Pat
 
 
 def test_spec_example_row() -> None:
-    """The spec's example row: disabled, so STOPPED everywhere, with a comment saying why."""
+    """The legacy example row: disabled, so STOPPED everywhere, with a comment saying why."""
     _, out, _ = run_import(EXPORT)
     entry = entries_by_name(out)["automated_testing_job"]
     assert entry["job"] == "smoke_test"
@@ -400,7 +400,7 @@ def test_flags_plain() -> None:
 
 
 def test_publish_only_false_is_true() -> None:
-    """Spec 01 scenario 30: publish-only "false" is treated as true."""
+    """publish-only "false" is treated as true."""
     job, config, warnings = convert(
         "publishing_task.PublishingTask",
         {"schedule": "weekly", "mode": "test", "job-id": "123", "publish-only": "false"},
@@ -524,7 +524,7 @@ def test_free_form_options() -> None:
 
 
 def test_catalogue_covers_design_6a() -> None:
-    """Every legacy class of DESIGN 6a (and spec 01 section 4) has a catalogue entry."""
+    """Every legacy class of docs/architecture.md#legacy-jobs has a catalogue entry."""
     for job_class in (
         "batch_job_queue.Sweeper",
         "publishing_queue.Sweeper",
@@ -572,7 +572,7 @@ def run_export(path: Path, tier: str = "PROD") -> tuple[int, list[list[Any]], st
 
 
 def test_export_of_the_code_location_table() -> None:
-    """Our schedules.yaml gives back the spec's example row; jobs that only Dagster has are
+    """Our schedules.yaml gives back the legacy example row; jobs that only Dagster has are
     named on stderr as notes, which do not fail the export."""
     status, rows, err = run_export(SCHEDULES_PATH)
     assert SPEC_EXAMPLE in rows

@@ -134,7 +134,7 @@ def start_run(
 def test_run_now_row_is_requested_then_deleted_once_its_run_exists(
     cdr_db: Engine, sensor, defs, resources, mailbox
 ) -> None:
-    """Spec 01 scenarios 4 and 17: one run, then the row goes."""
+    """A "Run Job Now" row: one run, then the row goes."""
     row = add_row(cdr_db, "Automated Testing Job", "test.Stub", {"stooge": "Larry"})
     with dg.instance_for_test() as instance:
         first = tick(sensor, defs, instance, resources)
@@ -166,7 +166,8 @@ def test_run_now_row_is_requested_then_deleted_once_its_run_exists(
 def test_only_enabled_rows_without_a_schedule_are_requests(
     cdr_db: Engine, sensor, defs, resources
 ) -> None:
-    """Spec 01 section 1: kinds 1-3 are left alone; {} and null count as no schedule."""
+    """docs/behaviour-notes.md#scheduled-job-table: kinds 1-3 are left alone; {} and null count as
+    no schedule."""
     add_row(cdr_db, "Scheduled", "test.Stub", {}, schedule='{"minute": "*/2"}')
     add_row(cdr_db, "Paused", "test.Stub", {}, schedule='{"hour": "1"}', enabled=False)
     add_row(cdr_db, "Stored settings", "test.Stub", {}, enabled=False)

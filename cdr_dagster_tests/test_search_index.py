@@ -168,7 +168,7 @@ def test_two_loads_in_one_second_get_two_names(search_cluster: SearchCluster) ->
 
 
 def test_clean_up_keeps_the_newest_and_the_recent(search_cluster: SearchCluster) -> None:  # noqa: F811
-    """Spec 02 scenario 8 on a cluster: today 2024-01-10, indexes of the 1st to the 9th and
+    """Index clean-up on a cluster: today 2024-01-10, indexes of the 1st to the 9th and
     the new one: the 1st to the 4th go, the 5th stays (cutoff day), the newest five stay."""
     backend = backend_for(search_cluster)
     alias = f"{search_cluster.prefix}glossaryv1"

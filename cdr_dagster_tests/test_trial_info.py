@@ -1,5 +1,6 @@
 """The trial listing data layer: override grammar, concept names, the EVS walk, grouping,
-documents and the legacy files (spec 02 sections 0.5 and 3), checked value by value and against
+documents and the legacy files (docs/behaviour-notes.md#trial-listing-info), checked value by value
+and against
 the clinical-trials-listing API's golden documents.
 
 The walk runs on :class:`~cdr_dagster.resources.evs.LocalEvs` over concept objects shaped as

@@ -1,6 +1,7 @@
 """Recent ClinicalTrials.gov trials recorded in the CDR (legacy ``recent_trials.RefreshTask``).
 
-``recent_ctgov_trials`` (spec 02 6) searches the ClinicalTrials.gov API v2 for studies of
+``recent_ctgov_trials`` (docs/behaviour-notes.md#recent-ctgov-trials) searches the
+ClinicalTrials.gov API v2 for studies of
 cancer-related conditions or sponsored by NCI, first submitted on or after the cutoff, and
 records them in ``ctgov_trial``, ``ctgov_trial_other_id`` and ``ctgov_trial_sponsor`` (read by
 the CDR admin's "Recent CT.gov Protocols" report). Daily; no mail.
@@ -35,7 +36,8 @@ SPONSORS_CHECK = "every_trial_has_sponsors"
 SKIPPED_CHECK = "no_study_skipped"
 #: Rows shown in the Markdown previews of the run.
 PREVIEW_ROWS = 50
-#: A refresh that runs longer than this is stopped by run monitoring (DESIGN 8a).
+#: A refresh that runs longer than this is stopped by run monitoring
+#: (docs/architecture.md#run-monitoring).
 MAX_RUNTIME_SECONDS = 2 * 60 * 60
 
 

@@ -1,5 +1,6 @@
 """The glossary and drug dictionaries of cancer.gov: assets ``glossary_dictionary`` and
-``drug_dictionary`` (legacy ``dictionary_api_loader.Loader``, spec 02 section 1).
+``drug_dictionary`` (legacy ``dictionary_api_loader.Loader``,
+docs/behaviour-notes.md#dictionary-load).
 
 Each run rebuilds the index behind a consumer API - ``glossaryv1`` (glossary API) or ``drugv1``
 (drug dictionary API) - from the documents on cancer.gov, with the CDR's own XSLT filter, into a

@@ -1,5 +1,5 @@
 """The glossary terms the CMS glossifier uses: asset ``glossifier_terms`` (legacy
-``glossifier_refresh.Task``, spec 02 section 5).
+``glossifier_refresh.Task``, docs/behaviour-notes.md#glossifier).
 
 Each run builds, from the GlossaryTermName documents on cancer.gov, the map phrase -> document
 -> language -> dictionaries (:mod:`cdr_dagster.cdr.glossifier`) and then, as the legacy job:

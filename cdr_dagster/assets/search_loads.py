@@ -15,7 +15,8 @@ from cdr_dagster.settings import DEVELOPERS_GROUP
 
 #: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
 POOL = "elasticsearch"
-#: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
+#: A load that runs longer than this is stopped by run monitoring
+#: (docs/architecture.md#run-monitoring).
 MAX_RUNTIME_SECONDS = 4 * 60 * 60
 
 

@@ -1,12 +1,14 @@
 """The PDQ s/FTP access logs as data: the mirrored, normalized log and the monthly report.
 
-- ``sftp_access_log`` (legacy ``sftp_logs.Refresh``, spec 04 4): mirrors the s/FTP server's
+- ``sftp_access_log`` (legacy ``sftp_logs.Refresh``, docs/behaviour-notes.md#sftp-log-refresh):
+  mirrors the s/FTP server's
   log folder into ``CDR_BASEDIR/sftp_log`` over SFTP (files missing locally or differing in
   size or time are fetched; nothing local is ever deleted, so the monthly archives build up),
   then appends the new session-opened and open lines of the latest monthly log and of
   ``pdq.log`` to ``cumulative.log``, normalized and de-duplicated. Malformed lines are
   counted and listed with file and line number; an asset check warns about them.
-- ``pdq_access_report`` (legacy ``pdq_access_log.Report``, spec 04 5), one partition per
+- ``pdq_access_report`` (legacy ``pdq_access_log.Report``,
+  docs/behaviour-notes.md#pdq-access-report), one partition per
   month: every retrieval by a PDQ partner in that month, read from the cumulative log, as the
   legacy ``PDQPartnerDownloads_YYYY-MM.xlsx`` workbook (plus a sheet of logins and
   retrievals per partner) saved under ``CDR_BASEDIR/reports`` and mailed. Backfill any month
@@ -30,7 +32,7 @@ from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.sftp import SftpResource
 from cdr_dagster.settings import TIMEZONE
 
-#: The s/FTP server's log folder (spec 04 3.1).
+#: The s/FTP server's log folder (docs/behaviour-notes.md#sftp-log-format).
 REMOTE_LOG_DIR = "/sftp/sftphome/cdrstaging/logs"
 #: The local mirror and cumulative log, under CDR_BASEDIR.
 LOG_FOLDER = "sftp_log"

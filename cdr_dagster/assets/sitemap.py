@@ -1,5 +1,5 @@
 """The sitemap of the cancer.gov dictionary pages: asset ``dictionary_sitemap`` (legacy
-``sitemap.Loader``, spec 02 section 4).
+``sitemap.Loader``, docs/behaviour-notes.md#dictionary-sitemap).
 
 Each run reads the CSV of CDR ids, keys and languages in ctl ``dictionary/sitemap-entries``,
 builds the sitemaps.org 0.9 file listing the English and Spanish glossary, genetics and drug

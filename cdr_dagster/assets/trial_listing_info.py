@@ -1,6 +1,6 @@
 """The listing information of cancer.gov's dynamic trial listing pages: asset
-``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader", spec 02
-section 3).
+``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader",
+docs/behaviour-notes.md#trial-listing-info).
 
 Each run walks the NCI Thesaurus disease and intervention hierarchies through the EVS REST API
 (the ``evs`` resource), groups the concepts by display name, applies the hand-curated overrides

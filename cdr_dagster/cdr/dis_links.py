@@ -12,7 +12,8 @@ selected with ``<=`` but removed with ``<``, so a link posted exactly on the cut
 reported for ever and its document visited every month without change; here a link posted on
 the cutoff day is neither listed nor removed until the cutoff passes it.
 
-Cutoffs (spec 03 3.2 and 5.2): removal, today minus three calendar years; report, one month
+Cutoffs (docs/behaviour-notes.md#expiring-dis-links): removal, today minus three calendar years;
+report, one month
 later than that, so the report lists what next month's removal will take. 29 February maps to
 28 February, as ``dateutil.relativedelta`` did for the legacy jobs.
 """
@@ -89,7 +90,8 @@ class ExpiringLink:
 def _expired_blocks(cutoff: str):  # noqa: ANN202 - a SQLAlchemy Select
     """Index rows of expired links: the URL, posted date and temporary flag of one block.
 
-    Rows of one block share the first four characters of ``node_loc`` (spec 03 2).
+    Rows of one block share the first four characters of ``node_loc``
+    (docs/behaviour-notes.md#expiring-dis-links).
     """
     u, d, t = query_term.alias("u"), query_term.alias("d"), query_term.alias("t")
     block = func.substring(u.c.node_loc, 1, 4)

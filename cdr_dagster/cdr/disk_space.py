@@ -1,4 +1,5 @@
-"""Free disk space of the CDR servers (legacy ``disk_space.Monitor``, spec 01 s. 11).
+"""Free disk space of the CDR servers (legacy ``disk_space.Monitor``,
+docs/behaviour-notes.md#disk-space).
 
 Each tier's CDR server has a ``df.py`` page that prints one block per drive::
 

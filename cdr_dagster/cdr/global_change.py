@@ -1,4 +1,5 @@
-"""The global change harness: apply one transformation to many CDR documents (spec 03 4).
+"""The global change harness: apply one transformation to many CDR documents
+(docs/behaviour-notes.md#global-change).
 
 For each document, the transformation is applied to the current working copy (CWD), the last
 version and the last publishable version, and the results are saved the way the CDR's

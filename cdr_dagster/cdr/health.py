@@ -1,4 +1,5 @@
-"""Health of the production CDR server (legacy ``health_check.Monitor``, spec 01 s. 10).
+"""Health of the production CDR server (legacy ``health_check.Monitor``,
+docs/behaviour-notes.md#production-health).
 
 - :func:`check_cdrping` asks the production ``cdrping.py`` page once. ``CDR OK`` is health;
   anything else it answers (``CDR CORRUPT``, ``CDR UNAVAILABLE``, an error page), an HTTP error,

@@ -1,17 +1,19 @@
 """PDQ data partners (Licensee documents): who gets the weekly notice, what it says, expiry.
 
-Spec 04 sections 1 and 2, read straight from the CDR database instead of through the admin
+docs/behaviour-notes.md#partner-notification, read straight from the CDR database instead of through
+the admin
 web scripts:
 
-- :func:`partner_contacts` is ``get-pdq-contacts.py`` (1.2): the partners still open, their
+- :func:`partner_contacts` is ``get-pdq-contacts.py``: the partners still open, their
   contacts to notify, and when each address was last notified;
-- :func:`ftp_partner_names` is ``get-pdq-partners.py`` (1.3) reduced to what the access report
+- :func:`ftp_partner_names` is ``get-pdq-partners.py`` reduced to what the access report
   needs, FTP login -> partner name;
-- :func:`licensee_list` is the query of ``licensee_list.ReportTask`` (6.3);
-- :class:`PartnerNotifier` is ``data_partners.Notify`` (2.5): data notices, warnings to test
-  accounts nearing expiry, expiry notices and the Licensee edit (2.6), the operators' summary.
+- :func:`licensee_list` is the query of ``licensee_list.ReportTask``;
+- :class:`PartnerNotifier` is ``data_partners.Notify``: data notices, warnings to test
+  accounts nearing expiry, expiry notices and the Licensee edit, the operators' summary.
 
-What differs from the legacy job, on purpose (spec 04 2.8 and the issue):
+What differs from the legacy job, on purpose (docs/behaviour-notes.md#partner-notification and the
+issue):
 
 - "today" and the thresholds are computed per run (and injectable), the test recipients are
   looked up per run;
@@ -27,7 +29,8 @@ What differs from the legacy job, on purpose (spec 04 2.8 and the issue):
 - a live run on a tier other than PROD sends partner mail to the test recipients but writes
   its notification rows and Licensee saves to that tier's own database, as the legacy did.
 
-No Dagster here (DESIGN 3.1): mail goes out through the ``send`` callable the job gives.
+No Dagster here (docs/architecture.md#layers): mail goes out through the ``send`` callable the job
+gives.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ STATUS_PATH = "/Licensee/LicenseeInformation/LicenseeStatus"
 NAME_PATH = "/Licensee/LicenseeInformation/LicenseeNameInformation/OfficialName/Name"
 DATES_PATH = "/Licensee/LicenseeInformation/LicenseeStatusDates"
 USERNAME_PATH = "/Licensee/FtpInformation/UserName"
-#: Statuses of accounts that are really closed, or never were partners (spec 04 1.2).
+#: Statuses of accounts that are really closed, or never were partners
+#: (docs/behaviour-notes.md#licensee-documents).
 CLOSED_STATUSES = ("Production-terminated", "Test-expired", "NA-Storefront")
 NOTIFIED_TYPES = ("I", "P", "S")
 TYPE_STRINGS = {"T": "Test Vendor", "A": "Active Vendor", "S": "Special Vendor"}
@@ -94,7 +98,7 @@ def _normalized(text: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Partners and contacts (spec 04 1.2 and 1.3)
+# Partners and contacts (docs/behaviour-notes.md#licensee-documents)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -213,7 +217,8 @@ class ContactList:
 
 
 def partner_contacts(conn: Connection) -> ContactList:
-    """Contacts of the open partners (spec 04 1.2), sorted by (status, lowercase name).
+    """Contacts of the open partners (docs/behaviour-notes.md#licensee-documents), sorted by
+    (status, lowercase name).
 
     A partner is open when its indexed status is not one of :data:`CLOSED_STATUSES`, it has a
     status code, its deactivation date is absent or empty and its status does not say
@@ -266,7 +271,8 @@ def partner_contacts(conn: Connection) -> ContactList:
 
 
 def ftp_partner_names(conn: Connection) -> dict[str, str]:
-    """{FTP login (exact case): partner name} of every Licensee document (spec 04 1.3)."""
+    """{FTP login (exact case): partner name} of every Licensee document
+    (docs/behaviour-notes.md#licensee-documents)."""
     stmt = (
         select(document.c.id, document.c.xml)
         .join(doc_type, doc_type.c.id == document.c.doc_type)
@@ -284,7 +290,7 @@ def ftp_partner_names(conn: Connection) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Licensee list (spec 04 6.3)
+# Licensee list (docs/behaviour-notes.md#partner-list)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -345,7 +351,7 @@ def licensee_list(conn: Connection) -> list[LicenseeRow]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The export job and its change counts (spec 04 2.4)
+# The export job and its change counts (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -438,7 +444,7 @@ def read_changes(path: Path) -> list[ChangeCounts]:
 
 
 def changes_table_html(export: ExportJob, counts: Sequence[ChangeCounts]) -> str:
-    """The stats table of the data notice (spec 04 2.5 step 2)."""
+    """The stats table of the data notice (docs/behaviour-notes.md#partner-notification)."""
     from cdr_dagster.reports import Column, Table, render_html_fragment
 
     year, week = export.year_week
@@ -465,7 +471,7 @@ def _right(value: int):  # noqa: ANN202 - a reports Cell
 
 
 # ---------------------------------------------------------------------------------------------
-# Expiry (spec 04 2.5 step 3 and 2.6)
+# Expiry (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 CURRENT, EXPIRING, EXPIRED = "current", "expiring", "expired"
@@ -510,7 +516,8 @@ class LicenseeEdit:
 
 
 def expire_licensee_xml(xml: str, today: date, name: str = "Licensee") -> LicenseeEdit:
-    """Mark a Licensee document ``Test-expired`` as of ``today`` (spec 04 2.6).
+    """Mark a Licensee document ``Test-expired`` as of ``today``
+    (docs/behaviour-notes.md#partner-notification).
 
     The status becomes ``Test-expired``; ``DateLastModified`` (the root's last child, made if
     missing) becomes today; ``LicenseeStatusDates/TestInactivation`` is made after
@@ -591,7 +598,7 @@ def save_expired_licensee(
 
 
 # ---------------------------------------------------------------------------------------------
-# The notification run (spec 04 2.5)
+# The notification run (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The CDR admin's "Run Job Now" requests in the legacy ``scheduled_job`` table (spec 01 s. 1-3).
+"""The CDR admin's "Run Job Now" requests in the legacy ``scheduled_job`` table
+(docs/behaviour-notes.md#scheduled-job-table).
 
 A row with no schedule and ``enabled`` set (kind 4) is a one-off request: the admin page's
 "Run Job Now" button inserts a copy of the form with ``enabled=1`` and ``schedule`` NULL, and the

@@ -1,6 +1,7 @@
 """The PDQ s/FTP server's access logs: parsing, the normalized cumulative log, what it tells.
 
-The s/FTP server (OpenSSH's sftp subsystem) logs through syslog (spec 04 3.2): an optional
+The s/FTP server (OpenSSH's sftp subsystem) logs through syslog
+(docs/behaviour-notes.md#sftp-log-format): an optional
 4-digit year, ``Mon DD HH:MM:SS host sshd[PID]: message``. Two kinds of line matter:
 
 - *session opened*: ``... sshd[PID]: session opened for local user LOGIN from [ADDRESS]``;
@@ -11,11 +12,14 @@ one of the two markers that cannot be read (unknown month, impossible date, no P
 or path) is *malformed*: it is reported with its file and line number and skipped, never
 fatal.
 
-The normalized cumulative log (``cumulative.log``, spec 04 3.3) holds only the wanted lines,
+The normalized cumulative log (``cumulative.log``, docs/behaviour-notes.md#sftp-log-format) holds
+only the wanted lines,
 as ``YYYY-MM-DD HH:MM:SS host sshd[PID]: message``, appended in log order and de-duplicated
 by exact text. :func:`top_up_cumulative_log` is the legacy ``sftp_logs.Refresh`` step 3;
-:func:`last_accesses` replaces the ``last-pdq-data-partner-accesses.py`` CGI (spec 04 1.4);
-:func:`month_requests` is the parse of ``pdq_access_log.Report`` (spec 04 5.4), read from
+:func:`last_accesses` replaces the ``last-pdq-data-partner-accesses.py`` CGI
+(docs/behaviour-notes.md#last-accesses);
+:func:`month_requests` is the parse of ``pdq_access_log.Report``
+(docs/behaviour-notes.md#pdq-access-report), read from
 the normalized log instead of one monthly raw file.
 
 Choices that differ from the legacy code, on purpose:
@@ -31,7 +35,7 @@ comprehension keeps the wanted lines and puts their cached ISO dates in place, a
 distinct line shapes (digits made 9) are checked by one regular expression, so a line nobody
 wants costs a substring test or two and a well-formed wanted line a dictionary lookup and a
 concatenation; memory stays flat whatever the size of the log (see
-``benchmarks/log_parsing.py``). No Dagster here (DESIGN 3.1).
+``benchmarks/log_parsing.py``). No Dagster here (docs/architecture.md#layers).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-#: The file names in the s/FTP server's log folder (spec 04 3.1).
+#: The file names in the s/FTP server's log folder (docs/behaviour-notes.md#sftp-log-format).
 CURRENT_LOG = "pdq.log"
 MONTHLY_LOG_PATTERN = re.compile(r"^pdq\.log-(\d{8})\.gz$")
 CUMULATIVE_LOG = "cumulative.log"
@@ -466,7 +470,7 @@ def _normalized_blocks(
 def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
     """The normalized text of every wanted line of a raw s/FTP log, in file order, and a
     :class:`MalformedLine` (naming ``source`` and the line number) for each one that cannot
-    be read. ``today`` dates the lines without a year (spec 04 3.3)."""
+    be read. ``today`` dates the lines without a year (docs/behaviour-notes.md#sftp-log-format)."""
     for items in _normalized_blocks(stream, source, today):
         yield from items
 
@@ -506,7 +510,7 @@ def iter_normalized(path: Path) -> Iterator[LogEvent | MalformedLine]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The cumulative log (sftp_logs.Refresh, spec 04 4.2 step 3)
+# The cumulative log (sftp_logs.Refresh, docs/behaviour-notes.md#sftp-log-refresh)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -572,7 +576,8 @@ def top_up_cumulative_log(folder: Path, today: date, cumulative: Path | None = N
     """Append the new wanted lines of the latest monthly log, then of ``pdq.log``.
 
     A line is new when its normalized text is not among the cumulative lines dated after
-    :func:`three_months_before` ``today`` (spec 04 4.2: older duplicates are an accepted
+    :func:`three_months_before` ``today`` (docs/behaviour-notes.md#sftp-log-refresh: older
+    duplicates are an accepted
     limitation) nor among the lines added before it in this run. Missing ``cumulative.log``,
     monthly log or ``pdq.log`` raise ``FileNotFoundError``; malformed lines are counted and
     skipped.
@@ -632,7 +637,8 @@ class LastAccess:
 
 
 def last_accesses(events: Iterable[LogEvent | MalformedLine]) -> dict[str, LastAccess]:
-    """{lowercased login: latest open} (spec 04 1.4): each open is credited to the login of
+    """{lowercased login: latest open} (docs/behaviour-notes.md#last-accesses): each open is
+    credited to the login of
     the latest session line with its PID; opens of unknown sessions are not credited."""
     sessions: dict[str, str] = {}
     latest: dict[str, LastAccess] = {}
@@ -696,7 +702,8 @@ def month_requests(
     partners: Mapping[str, str],
     non_partners: set[str],
 ) -> MonthRequests:
-    """The retrievals dated in the month starting ``month_start`` (spec 04 5.4 step 1).
+    """The retrievals dated in the month starting ``month_start``
+    (docs/behaviour-notes.md#pdq-access-report).
 
     Sessions of any date map PIDs to logins (a later session with the same PID wins). The
     path loses its quotes and every ``/pdq/full/``; the partner name comes from ``partners``
@@ -777,7 +784,8 @@ def partner_activity(month: MonthRequests) -> list[PartnerActivity]:
 def write_access_workbook(
     path: Path, month: MonthRequests, label: str, today: date, partners: Mapping[str, str]
 ) -> Path:
-    """Save the legacy ``PDQPartnerDownloads`` workbook (spec 04 5.4 step 2) to ``path``.
+    """Save the legacy ``PDQPartnerDownloads`` workbook (docs/behaviour-notes.md#pdq-access-report)
+    to ``path``.
 
     Sheet ``Requests`` is the legacy sheet; sheet ``Partners`` adds each login's logins and
     retrievals for the month. Written to a temporary file first, then renamed into place.

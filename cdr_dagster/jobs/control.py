@@ -10,7 +10,8 @@ webserver on loopback, which needs no login; an address behind the login proxy
 ``CDR_DAGSTER_WEBSERVER_PASSWORD``. An address that is not an ``http(s)://…/graphql`` URL, or a
 401 from the proxy, fails with one line naming the address.
 
-``email_schedule_list`` (legacy ``job_list.Reporter``, spec 01 s. 13) mails the schedules and
+``email_schedule_list`` (legacy ``job_list.Reporter``, docs/behaviour-notes.md#schedule-list) mails
+the schedules and
 sensors of this code location with their status and next tick, running ones in order of their
 next tick and stopped ones last, in the layout of the legacy APScheduler listing
 (``    name (trigger: ..., next run at: 2025-07-28 16:00:00 EDT)`` or ``..., paused)``), subject
@@ -20,7 +21,8 @@ JSON export format (what ``cdr-dagster export-schedules`` prints) with ``enabled
 live status of each schedule, so the mail is also a restorable backup, as the legacy README
 recommended.
 
-``reload_scheduler`` (legacy ``stop_scheduler.Stop``, spec 01 s. 12) replaces "stop the service
+``reload_scheduler`` (legacy ``stop_scheduler.Stop``, docs/behaviour-notes.md#reload-scheduler)
+replaces "stop the service
 and let it restart": it asks the webserver to reload this code location
 (``reloadRepositoryLocation``), so an edited ``schedules.yaml`` or new code shows up at once; the
 daemon refreshes its own copy of the code location within about a minute. The run that asks

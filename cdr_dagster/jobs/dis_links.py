@@ -1,9 +1,11 @@
 """Temporary links of Drug Information Summaries: the monthly report and the removal.
 
-- ``report_expiring_links`` (legacy ``expiring_links.ReportTask``, spec 03 5): mails the
+- ``report_expiring_links`` (legacy ``expiring_links.ReportTask``,
+  docs/behaviour-notes.md#expiring-links-report): mails the
   temporary links that the next monthly removal will take, so editors can keep the ones still
   wanted;
-- ``remove_expired_links`` (legacy ``expired_links.LinkRemover``, spec 03 3): takes the
+- ``remove_expired_links`` (legacy ``expired_links.LinkRemover``,
+  docs/behaviour-notes.md#expired-link-removal): takes the
   temporary links posted more than three years ago out of the documents through the global
   change harness (:mod:`cdr_dagster.cdr.global_change`).
 

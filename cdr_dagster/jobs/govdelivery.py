@@ -1,4 +1,5 @@
-"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``, spec 03 §6).
+"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``,
+docs/behaviour-notes.md#govdelivery-reports).
 
 Each week, one HTML report per language of the PDQ summaries (and, in English, the Drug
 Information Summaries) that the last weekly publishing run put on Cancer.gov, new or revised,
@@ -32,8 +33,9 @@ class GovDeliveryReportsConfig(dg.Config):
     """Options of the GovDelivery reports (legacy ``gov_delivery_reports.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="live: mail each report to its GovDelivery EN/ES Docs Notification group; "
-        "test: to the Test Publishing Notification group, and saved as *.test.html."
+        "test: to the Test Publishing Notification group, and saved as *.test.html.",
     )
     reports: list[str] = Field(
         default_factory=lambda: list(REPORT_KEYS),
@@ -204,7 +206,7 @@ def govdelivery_reports_op(
                         continue
                 context.log.info(f"sent {sent.subject} to {', '.join(sent.recipients)}")
                 metadata[f"{key}_recipients"] = dg.MetadataValue.json(list(sent.recipients))
-            except Exception as exc:  # noqa: BLE001 - each report runs on its own (§6.6)
+            except Exception as exc:  # noqa: BLE001 - each report runs on its own
                 context.log.exception(f"{key} report: {exc}")
                 failed.append(f"{key}: {exc}")
     metadata["range"] = f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S}"

@@ -1,13 +1,15 @@
 """Catalogue of legacy job classes: Dagster target, run-config path and typed options.
 
-DESIGN section 6a is binding for the names. For each legacy ``job_class`` the catalogue says
+The names are those of docs/architecture.md#legacy-jobs. For each legacy ``job_class`` the catalogue
+says
 which Dagster job runs it, where its options go in the run config, and, for each option the
-legacy class accepted (its ``SUPPORTED_PARAMETERS``, specs 01-04), the Config field it became,
+legacy class accepted (its ``SUPPORTED_PARAMETERS``), the Config field it became,
 that field's type and the legacy meaning.
 
 The convention (the job families built later must follow it):
 
-1. A legacy class maps to the Dagster name of DESIGN 6a. For an op-based job that name is the
+1. A legacy class maps to its Dagster name (docs/architecture.md). For an op-based job that name is
+the
    job (``sweep_files``); its Config is taken by the op node ``<job>_op`` (``sweep_files_op``),
    so the run config is ``{"ops": {"sweep_files_op": {"config": {<fields>}}}}``. Dagster does
    not allow an op named exactly like its job (op and graph names share one namespace in a
@@ -152,7 +154,7 @@ class JobClass:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The DESIGN 6a names (jobs, or assets) this class can map to."""
+        """The Dagster names (jobs, or assets) this class can map to."""
         return tuple(self.targets.values()) if self.targets else (self.target,)
 
     @property
@@ -169,7 +171,7 @@ class JobClass:
         return name if self.asset else f"{name}_op"
 
     def name_of_job(self, job: str) -> str:
-        """The DESIGN 6a name whose job is ``job`` (KeyError if none)."""
+        """The Dagster name whose job is ``job`` (KeyError if none)."""
         for name in self.names:
             if self.job_of(name) == job:
                 return name
@@ -634,6 +636,76 @@ def find_job_class(job_class: str) -> JobClass | None:
 def classes_for_job(job: str) -> list[JobClass]:
     """The catalogue entries that map to the Dagster job ``job``."""
     return [entry for entry in CATALOGUE if job in entry.jobs]
+
+
+#: Run and definition tags naming what a Dagster job, schedule or sensor replaces.
+LEGACY_CLASS_TAG = "cdr/legacy_class"
+LEGACY_NAME_TAG = "cdr/legacy_name"
+
+#: The names operators know a Dagster job, asset or sensor target by (the ``scheduled_job.name``
+#: of the legacy rows), where they differ from the class title above or one class has several
+#: Dagster names. Keyed by the Dagster name of :attr:`JobClass.names`.
+LEGACY_NAMES: Mapping[str, tuple[str, ...]] = {
+    "run_publishing_job": ("Publishing Queue",),
+    "weekly_publishing": ("Weekly Publishing",),
+    "nightly_publishing": ("Nightly Publishing",),
+    "smoke_test": ("Automated Testing Job",),
+    "glossary_dictionary": ("Glossary Dictionary Loader",),
+    "drug_dictionary": ("Drug Dictionary Loader",),
+    "remove_expired_links": ("Remove Expired Links",),
+    "report_expiring_links": ("Expiring Links Report",),
+    "sweep_files": ("Hoover", "File Sweeper"),
+    "monthly_stats_report": ("PCIB Statistics Report",),
+    "govdelivery_reports": ("Gov Delivery Weekly Reports", "GovDelivery Weekly Reports"),
+}
+
+
+@dataclass(frozen=True)
+class LegacyLabel:
+    """The legacy job class(es) and display name(s) a Dagster job, schedule or sensor replaces."""
+
+    classes: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """``cdr/legacy_class`` and ``cdr/legacy_name`` (several values joined; empty left out)."""
+        tags = {LEGACY_CLASS_TAG: ", ".join(self.classes), LEGACY_NAME_TAG: " / ".join(self.names)}
+        return {key: value for key, value in tags.items() if value}
+
+    @property
+    def prefix(self) -> str:
+        """``Legacy "Nightly Publishing" (publishing_task.PublishingTask).``"""
+        names = " / ".join(f'"{name}"' for name in self.names)
+        classes = f" ({', '.join(self.classes)})" if self.classes else ""
+        return f"Legacy {names}{classes}."
+
+    def describe(self, description: str | None) -> str:
+        """``description`` starting with :attr:`prefix` (unchanged if it already does)."""
+        text = (description or "").strip()
+        if text.startswith(self.prefix):
+            return text
+        return f"{self.prefix} {text}".rstrip()
+
+
+def _label(pairs: Sequence[tuple[JobClass, str]]) -> LegacyLabel | None:
+    if not pairs:
+        return None
+    classes = tuple(dict.fromkeys(entry.legacy_class for entry, _ in pairs))
+    names = tuple(
+        dict.fromkeys(n for entry, name in pairs for n in LEGACY_NAMES.get(name, (entry.title,)))
+    )
+    return LegacyLabel(classes, names)
+
+
+def label_for_job(job: str) -> LegacyLabel | None:
+    """What the Dagster job ``job`` replaces, or None for a job the legacy scheduler lacked."""
+    return _label([(entry, entry.name_of_job(job)) for entry in classes_for_job(job)])
+
+
+def label_for_sensor(sensor: str) -> LegacyLabel | None:
+    """What the sensor ``sensor`` replaces (a queue sweeper, the health monitor), or None."""
+    return _label([(entry, entry.target) for entry in CATALOGUE if entry.sensor == sensor])
 
 
 def run_config_for(node: str, config: Mapping[str, Any]) -> dict[str, Any]:

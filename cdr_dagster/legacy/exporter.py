@@ -1,6 +1,7 @@
 """``cdr-dagster export-schedules``: schedules.yaml printed as the legacy scheduler's JSON export.
 
-The output has the format of the CDR admin Scheduler page's JSON export (spec 01 section 3), a
+The output has the format of the CDR admin Scheduler page's JSON export
+(docs/behaviour-notes.md#schedule-export-format), a
 JSON array indented 2, sorted by name, of ``[name, enabled, job_class, opts, schedule]``, so an
 operator can compare our table with the legacy one, or restore rows into ``scheduled_job``:
 

@@ -3,7 +3,7 @@
 Each cancer.gov CMS runs the ``pdq_glossifier`` module, which takes the whole glossary map in
 one ``POST {base}/pdq/api/glossifier/refresh`` (JSON, HTTP basic auth as the ``PDQ`` user, who
 needs the ``pdq_importer`` role) and answers ``{"message": "Stored N glossary terms at ..."}``
-(spec 02 section 5.4).
+(docs/behaviour-notes.md#glossifier).
 
 Which servers: the CDR registers them per tier in ctl rows ``glossary-servers``/alias -> base
 URL (cdr-admin ``glossary-servers.py``); the caller reads those. When a tier has none, the legacy

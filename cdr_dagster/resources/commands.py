@@ -1,6 +1,6 @@
 """CDR scripts (batch jobs, publishing steps) run as subprocesses under the CDR base folder.
 
-One runner for every external command, as DESIGN 8a asks:
+One runner for every external command (docs/architecture.md#external-commands):
 
 - the script is named relative to ``basedir`` (``CDR_BASEDIR``); an absolute path, ``..`` or a
   symbolic link that leads outside it is refused, and a missing script is a clear error;

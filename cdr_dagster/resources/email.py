@@ -1,7 +1,8 @@
 """E-mail as a Dagster resource: the CDR's SMTP relay, or an outbox folder of ``.eml`` files.
 
-The message format keeps the legacy ``cdr.EmailMessage`` contract (spec 01 "Conventions",
-spec 04 §0.2): the ``To`` header is the recipients joined with ``", "``, the body is ``plain`` or
+The message format keeps the legacy ``cdr.EmailMessage`` contract
+(docs/behaviour-notes.md#mail-format): the ``To`` header is the recipients joined with
+``", "``, the body is ``plain`` or
 ``html``, a blank body becomes ``"."``, attachments are base64 with a MIME type guessed from the
 file name and ``Content-Disposition: attachment; filename=...``, and a message with attachments
 is ``multipart/mixed``. Text is UTF-8. Subjects carry the tier (``[DEV] ...``).

@@ -1,6 +1,7 @@
 """Elasticsearch indexes behind the cancer.gov APIs: backends, bulk bodies, the alias discipline.
 
-No Dagster here (DESIGN 3.1); :mod:`cdr_dagster.resources.search_index` configures it.
+No Dagster here (docs/architecture.md#layers); :mod:`cdr_dagster.resources.search_index` configures
+it.
 
 - ``backends``: the operations a load needs, on a real cluster (the ``elasticsearch`` 7.x
   client, imported only when a cluster is used) or on a dump folder of NDJSON bulk bodies

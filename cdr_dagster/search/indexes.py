@@ -1,4 +1,4 @@
-"""The alias discipline of the loads (spec 02 section 0.4).
+"""The alias discipline of the loads (docs/behaviour-notes.md#index-aliases).
 
 A load never writes to the index the consumer APIs read. It creates a new index named
 ``{alias}-YYYYMMDDHHMMSS`` with the index definition (settings and strict mappings), streams

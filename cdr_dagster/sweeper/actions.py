@@ -1,4 +1,5 @@
-"""The sweeper's actions on files: delete, archive-then-delete, left-truncate (spec 03 1.9).
+"""The sweeper's actions on files: delete, archive-then-delete, left-truncate
+(docs/behaviour-notes.md#sweep-actions).
 
 Every function takes the qualifying :class:`~cdr_dagster.sweeper.scan.Candidate`s of one rule
 and the rule's :class:`~cdr_dagster.sweeper.results.RuleOutcome`, records what it did (or, in

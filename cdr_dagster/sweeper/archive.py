@@ -1,6 +1,7 @@
 """Archives: their names (legacy ``makeOutFileName``) and how they are written safely.
 
-Naming (spec 03 1.10): ``OutputFile`` (absolute, or below the output folder), without a
+Naming (docs/behaviour-notes.md#sweep-archive-names): ``OutputFile`` (absolute, or below the output
+folder), without a
 trailing ``.bz2`` and ``.tar``, plus ``.{oldest}-{youngest}`` (local dates of the oldest and
 youngest archived mtimes) for Archive or ``.{today}`` for TruncateArchive, plus ``.tar.bz2``;
 when that name exists, ``.01`` to ``.04`` are tried after it, and a sixth name is an error
@@ -65,7 +66,8 @@ def archive_base_name(
     now: float,
     tz: tzinfo,
 ) -> str:
-    """The archive name before the uniqueness suffix (spec 03 1.10 steps 1-6, no ``.TEST``)."""
+    """The archive name before the uniqueness suffix (docs/behaviour-notes.md#sweep-archive-names
+    steps 1-6, no ``.TEST``)."""
     assert rule.output_file is not None
     out = normalize_path(rule.output_file)
     if not (out.startswith("/") or os.path.isabs(out)):

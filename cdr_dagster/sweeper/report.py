@@ -1,6 +1,7 @@
 """The sweep report (e-mail and run metadata), the rule log summary, and the fatal-error mail.
 
-The legacy mailed only fatal errors (spec 03 1.12: subject ``FileSweeper failed on {TIER}
+The legacy mailed only fatal errors (docs/behaviour-notes.md#sweep-failures: subject ``FileSweeper
+failed on {TIER}
 tier``, a plain-text body quoting ``FATAL error: ...``); it wrote rule summaries to its log
 and had an HTML summary it never sent. We keep the fatal mail as it was, with the report of
 what had been done before the stop appended, and mail the HTML report when a rule had
@@ -26,7 +27,7 @@ from cdr_dagster.reports import (
 )
 from cdr_dagster.sweeper.results import CustomOutcome, RuleOutcome, SweepResult
 
-FATAL_SENDER = "FileSweeper-NoRepy@cdr.cancer.gov"  # (sic) spec 03 1.12
+FATAL_SENDER = "FileSweeper-NoRepy@cdr.cancer.gov"  # (sic) docs/behaviour-notes.md#sweep-failures
 ERROR_GROUP = "FileSweeper Error Notification"
 
 

@@ -12,7 +12,8 @@ MAX_LISTED = 200
 
 @dataclass
 class RuleOutcome:
-    """One rule's run (spec 03 1.9.4 counters plus what was done, or would be in test mode).
+    """One rule's run (docs/behaviour-notes.md#sweep-actions counters plus what was done, or would
+    be in test mode).
 
     ``status``: ``done``, ``not triggered``, ``no matches``, ``root missing``, ``abandoned``
     (an archive could not be written; nothing deleted), ``failed`` (a fatal error stopped the

@@ -1,10 +1,12 @@
-"""One sweep: every active rule in document order (spec 03 1.8), as a :class:`SweepResult`.
+"""One sweep: every active rule in document order (docs/behaviour-notes.md#file-sweeper), as a
+:class:`SweepResult`.
 
 The caller has already loaded and validated the configuration and taken the lock. This module
 resolves the output folder, then for each rule active on the tier: a Custom rule goes to its
 handler (the caller supplies ``expireMeetingRecordings``, which needs the CDR database); a
 file rule is scanned (``scan``), and when it triggers, its archive name is chosen and the
-action carried out (``actions``). A fatal error (spec 03 1.12) or any unexpected exception
+action carried out (``actions``). A fatal error (docs/behaviour-notes.md#sweep-failures) or any
+unexpected exception
 stops the remaining rules, as in the legacy, and is returned in ``SweepResult.fatal``.
 """
 

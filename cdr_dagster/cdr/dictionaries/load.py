@@ -1,4 +1,5 @@
-"""One dictionary load, from the CDR to a new index and the alias swap (spec 02 section 1.4).
+"""One dictionary load, from the CDR to a new index and the alias swap
+(docs/behaviour-notes.md#dictionary-load).
 
 :func:`run_load` is everything the ``glossary_dictionary`` and ``drug_dictionary`` assets do
 apart from Dagster and e-mail:

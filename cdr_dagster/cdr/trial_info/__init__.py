@@ -1,6 +1,8 @@
-"""The listing information the clinical-trials-listing API reads (spec 02 sections 2.3 and 3).
+"""The listing information the clinical-trials-listing API reads
+(docs/behaviour-notes.md#trial-listing-info).
 
-No Dagster here (DESIGN 3.1). The NCI Thesaurus disease and intervention hierarchies, walked
+No Dagster here (docs/architecture.md#layers). The NCI Thesaurus disease and intervention
+hierarchies, walked
 through the EVS REST API, become one ``listinginfov1`` document per display name (concepts
 sharing a name are grouped, hand-curated overrides from ``ctl`` change labels and URLs), and
 the hand-curated trial types of ``ctl`` become the ``trialtypeinfov1`` documents:

@@ -1,4 +1,4 @@
-"""The ``ctl`` rows of group ``trials`` the load reads (spec 02 section 0.3).
+"""The ``ctl`` rows of group ``trials`` the load reads (docs/behaviour-notes.md#control-values).
 
 ``labels`` (trial types), ``tokens`` (words kept as they are in normalized names) and
 ``overrides`` must be there; ``listing-info`` and ``trial-type-info`` (index settings and

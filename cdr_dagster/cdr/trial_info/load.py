@@ -1,6 +1,6 @@
 """One trial listing load: documents built, two new indexes, checks, one alias swap.
 
-:func:`build_listing` makes the documents (spec 02 section 3.6 step 1) from one of:
+:func:`build_listing` makes the documents (docs/behaviour-notes.md#trial-listing-info) from one of:
 
 - the EVS walk (a fetching function, see :mod:`.concepts`), the normal case;
 - a cached ``concepts-*.json`` file (legacy option ``concepts``): grouping and overrides apply;
