@@ -193,6 +193,11 @@ def seed_demo(
     root = Path(directory).expanduser().resolve()
     database = root / DATABASE
     if database.exists() and not force:
+        if not (root / MARKER).exists():
+            raise DemoDirectoryError(
+                f"{root} already holds {DATABASE} but was not made by cdr-dagster seed-demo; "
+                "choose another directory or remove it"
+            )
         return _summary(root, _table_counts(f"sqlite:///{database}"), [], seeded=False)
 
     root.mkdir(parents=True, exist_ok=True)
