@@ -57,6 +57,10 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 
+# No "Join the community" dialog when the UI opens.
+nux:
+  enabled: false
+
 # The run queue: at most four runs at once; chores that must not overlap carry a `cdr/lock`
 # tag. Publishing runs are not limited: weekly publishing waits for the job it queued.
 concurrency:
