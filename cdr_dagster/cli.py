@@ -61,6 +61,28 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_demo(args: argparse.Namespace) -> int:
+    from cdr_dagster.demo.serve import DemoServeError, serve_demo
+
+    try:
+        return serve_demo(
+            args.directory,
+            host=args.host,
+            port=args.port,
+            workspace=args.workspace,
+            verbose=args.verbose,
+        )
+    except DemoServeError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _stop_demo(args: argparse.Namespace) -> int:
+    from cdr_dagster.demo.serve import stop_demo
+
+    print(stop_demo(args.directory))
+    return 0
+
+
 def _import_schedules(args: argparse.Namespace) -> int:
     from cdr_dagster.legacy.importer import main as import_main
 
@@ -143,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", nargs="?", default=".demo", help="demo folder (default .demo)")
     p.add_argument("--force", action="store_true", help="replace an existing demo database")
     p.set_defaults(func=_seed_demo)
+
+    p = sub.add_parser("serve-demo", help="run dagster dev on the seeded demo (make demo)")
+    p.add_argument("directory", nargs="?", default=".demo", help="demo folder (default .demo)")
+    p.add_argument("--host", default="127.0.0.1", help="address of the UI (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    p.add_argument("--workspace", default="workspace.yaml", help="workspace file")
+    p.add_argument("--verbose", action="store_true", help="also log ticks that found nothing")
+    p.set_defaults(func=_serve_demo)
+
+    p = sub.add_parser("stop-demo", help="stop the demo and every process it started (make stop)")
+    p.add_argument("directory", nargs="?", default=".demo", help="demo folder (default .demo)")
+    p.set_defaults(func=_stop_demo)
 
     p = sub.add_parser(
         "import-schedules", help="turn a scheduled_job JSON export into schedules.yaml entries"
