@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from cdr_dagster_tests.services.ports import free_port
 from cdr_dagster_tests.services.postgres import SERVER_URL
 
 
@@ -42,13 +42,6 @@ def one_line_failure(result: subprocess.CompletedProcess, *named: str, status: i
     assert not missing, f"the line does not name {missing}: {lines[0]}"
     assert "Traceback" not in result.stderr
     return lines[0]
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- init-db ------------------------------------------------------------------------------------
@@ -77,7 +70,7 @@ def test_init_db_refused_login_names_the_user_not_the_password() -> None:
 
 
 def test_init_db_unreachable_server() -> None:
-    port = closed_port()
+    port = free_port()
     url = f"postgresql+psycopg2://cdr@127.0.0.1:{port}/cdr"
     one_line_failure(cdr_dagster("init-db", "--url", url), f"port {port}", "refused")
 

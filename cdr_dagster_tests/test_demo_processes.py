@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ import pytest
 import requests
 
 from cdr_dagster.demo.seed import seed_demo
-from cdr_dagster.demo.serve import PID_FILE, group_members, is_quiet
+from cdr_dagster.demo.serve import PID_FILE, group_members, is_quiet, is_running
+from cdr_dagster_tests.services.ports import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: Generous: the demo's code location loads in several processes on a busy machine.
 READY_WAIT_SECONDS = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli(*args: str) -> list[str]:
@@ -44,14 +38,6 @@ def cli(*args: str) -> list[str]:
 def ignore_sigint() -> None:
     """What a non-interactive shell does to a command it starts in the background."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 class ServedDemo:
@@ -172,7 +158,7 @@ def test_the_demo_stops_with_every_process_it_started(served: ServedDemo, how: s
     status = served.process.wait(timeout=300)
 
     assert status == 0, served.log.read_text()[-4000:]
-    left = [pid for pid in [served.process.pid, *members] if _alive(pid)]
+    left = [pid for pid in [served.process.pid, *members] if is_running(pid)]
     assert not left, f"still running after the stop:\n{served.commands(left)}"
     assert group_members(record["process_group"]) == []
     assert not (served.root / PID_FILE).exists(), "demo.pid left behind"

@@ -8,7 +8,6 @@ resources the code location builds from the same environment, mailing into the d
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from cdr_dagster.cdr.health import HealthState
 from cdr_dagster.control_sensors import build_production_health_sensor
 from cdr_dagster.demo.seed import seed_demo
+from cdr_dagster.demo.serve import read_env_file
 from cdr_dagster.demo.stand_ins import cdrping_file, df_file
 from cdr_dagster.jobs.health import check_disk_space, notify_production_health
 from cdr_dagster.resources.defaults import build_resources
@@ -25,13 +25,8 @@ from cdr_dagster.settings import TIERS, load_settings
 
 
 def demo_env(root: Path) -> dict[str, str]:
-    """The variables of ``root/demo.env``, as a shell sourcing it would see them."""
-    values = {}
-    for line in (root / "demo.env").read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key] = shlex.split(value)[0]
-    return values
+    """The variables of ``root/demo.env``."""
+    return read_env_file(root / "demo.env")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from cdr_dagster_tests.queue_fixtures import (
     wait_for,
     write_cdr_scripts,
 )
+from cdr_dagster_tests.services.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -47,12 +47,6 @@ DEPLOY = REPO / "deploy"
 INSTALL_DIR = "/opt/cdr-dagster"
 #: Generous: on a loaded two-core machine the code location loads in several processes.
 SETTLE_SECONDS = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def exec_start(unit: Path) -> str:

@@ -85,7 +85,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _alive(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     """True when process ``pid`` exists and is not a zombie waiting for its parent."""
     try:
         os.kill(pid, 0)
@@ -146,7 +146,7 @@ def running_demo(root: Path) -> dict[str, Any] | None:
         pid = int(record["serve"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return record if _alive(pid) else None
+    return record if is_running(pid) else None
 
 
 def dagster_dev_command(workspace: Path, host: str, port: int) -> list[str]:
@@ -277,7 +277,7 @@ def stop_demo(directory: str | os.PathLike[str], *, timeout: float = SHUTDOWN_SE
     pid, group = int(record["serve"]), int(record["process_group"])
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    if not _wait(lambda: not _alive(pid) and not _group_alive(group), timeout):
+    if not _wait(lambda: not is_running(pid) and not _group_alive(group), timeout):
         end_group(group)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
