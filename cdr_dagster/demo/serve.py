@@ -9,7 +9,8 @@ demo in ``DIR`` with the environment of ``DIR/demo.env``, and stays in front of 
 - On SIGINT (Ctrl-C), SIGTERM or SIGHUP the serve process asks ``dagster dev`` to shut down
   (SIGTERM, which it handles like Ctrl-C), waits for it, then ends what is left of the group
   (SIGTERM, then SIGKILL), and removes ``demo.pid``. ``cdr-dagster stop-demo [DIR]``
-  (``make stop``) sends it SIGTERM and waits until the group is gone.
+  (``make stop``) sends it SIGTERM and waits until the group is gone; when the serve process
+  itself was killed (SIGKILL cannot be handled), it ends the group it recorded.
 
 Why a process in front: a program started in the background by a non-interactive shell
 (``make demo &`` in a script, a CI step) inherits SIGINT *ignored*; ``dagster dev`` maps
@@ -263,6 +264,24 @@ def _owns(root: Path, pid: int) -> bool:
     return False
 
 
+def _leftover_group(root: Path) -> int | None:
+    """The process group ``root/demo.pid`` records, when its serve process was killed (SIGKILL
+    cannot be handled) but ``dagster dev`` still runs in that group."""
+    try:
+        group = int(json.loads((root / PID_FILE).read_text(encoding="utf-8"))["process_group"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    members = group_members(group)
+    commands = b" ".join(_command_line(pid) for pid in members)
+    return group if b"dagster" in commands else None  # not a group that reused the number
+
+
+def _command_line(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
 def stop_demo(directory: str | os.PathLike[str], *, timeout: float = SHUTDOWN_SECONDS + 30) -> str:
     """Stop the demo served from ``directory`` and wait until all its processes are gone.
 
@@ -272,7 +291,11 @@ def stop_demo(directory: str | os.PathLike[str], *, timeout: float = SHUTDOWN_SE
     root = Path(directory).expanduser().resolve()
     record = running_demo(root)
     if record is None:
+        left = _leftover_group(root)
         (root / PID_FILE).unlink(missing_ok=True)  # left by a serve process that was killed
+        if left is not None:
+            end_group(left)
+            return f"the demo's serve process was gone; ended its process group {left}"
         return f"no demo running from {root}"
     pid, group = int(record["serve"]), int(record["process_group"])
     with contextlib.suppress(ProcessLookupError):
