@@ -484,12 +484,12 @@ def test_demo_env_names_absolute_demo_paths(demo: Path) -> None:
         "CDR_DB_URL_PROD": f"sqlite:///{demo / 'cdr.db'}",
         "DAGSTER_HOME": str(demo / "dagster_home"),
         "CDR_AKAMAI_LOCAL_DIR": str(demo / "akamai-netstorage"),
-        # Health and disk-space checks look at a loopback port where nothing listens.
-        "CDR_HEALTH_CHECK_URL": "http://127.0.0.1:9/cgi-bin/cdr/cdrping.py",
-        "CDR_DISK_SPACE_URL_DEV": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_QA": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_STAGE": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_PROD": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
+        # Health and disk-space checks read local stand-in pages.
+        "CDR_HEALTH_CHECK_URL": (demo / "stand-ins" / "cdrping.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_DEV": (demo / "stand-ins" / "df-DEV.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_QA": (demo / "stand-ins" / "df-QA.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_STAGE": (demo / "stand-ins" / "df-STAGE.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_PROD": (demo / "stand-ins" / "df-PROD.txt").as_uri(),
     }
     # Folders the seeder makes; the Akamai stand-in is made by its first push.
     made = {key: value for key, value in env.items() if key.endswith(("_DIR", "_HOME", "OUTBOX"))}
@@ -504,6 +504,7 @@ def test_dagster_yaml_is_a_valid_sqlite_instance(demo: Path) -> None:
 
     config, _ = dagster_instance_config(str(demo / "dagster_home"))
     assert config["telemetry"]["enabled"] is False
+    assert config["nux"]["enabled"] is False  # no "Join the community" dialog
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 8
     assert config["sensors"]["use_threads"] is True
     assert config["sensors"]["num_workers"] == 8

@@ -44,8 +44,7 @@ from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
 from cdr_dagster_tests.services.smtp import SmtpServer
 from cdr_dagster_tests.test_trial_info_evs import PATH, evs_answer
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
-GOLDEN = GOLDEN / "clinical-trials-listing-api"
+GOLDEN = Path(__file__).parent / "data" / "reference" / "clinical-trials-listing-api"
 DEMO_DATA = Path(__file__).resolve().parents[1] / "cdr_dagster" / "demo" / "data"
 SUBJECT = "[DEV] Dynamic listing pages loader failure"
 
@@ -224,12 +223,18 @@ def test_a_full_load_gives_the_documents_the_api_reads(
     assert metadata["concepts"].value == concepts
     assert metadata["listing_documents"].value == len(listing)
     assert metadata["listing_index_count"].value == len(listing)
-    assert metadata["trial_type_documents"].value == 8
+    assert metadata["trial_type_documents"].value == len(golden_trial_types()), (
+        f"{metadata['trial_type_documents'].value} trial-type documents, "
+        f"the reference has {len(golden_trial_types())}"
+    )
     assert metadata["aliases_moved"].value is True
     assert metadata["listing_index"].value == listing_index
     assert metadata["evs_requests"].value == len(evs_server.log)
     assert metadata["evs_codes_not_found"].value == ["C999999"]
-    assert metadata["overrides_applied"].value == 9
+    assert metadata["overrides_applied"].value == 9, (
+        f"{metadata['overrides_applied'].value} overrides applied, not 9 (unused: "
+        f"{metadata['overrides_unused'].value})"
+    )
     assert metadata["overrides_unused"].value == [  # no such concepts in the demo's EVS
         "line 9: C3099",
         "line 10: C9039",
@@ -271,10 +276,11 @@ def test_a_reload_moves_both_aliases_in_one_call_and_drops_old_indexes(
     assert indexes(search_cluster, alias) == [first, second]  # old one dropped, today's kept
     if not search_cluster.real:
         calls = sum(1 for call in shared_server().requests if call == ("POST", "/_aliases"))
-        assert calls == alias_calls + 1
+        assert calls == alias_calls + 1, f"{calls - alias_calls} alias moves by run 2, not 1"
     metadata = second_run.asset_materializations_for_node("trial_listing_info")[0].metadata
     assert metadata["listing_previous_indexes"].value == [first]
-    assert len(aliased(search_cluster, f"{search_cluster.prefix}trialtypeinfov1")) == 1
+    types_aliased = aliased(search_cluster, f"{search_cluster.prefix}trialtypeinfov1")
+    assert len(types_aliased) == 1, f"trialtypeinfov1 points at {types_aliased}, not one index"
 
 
 # --- failures leave both aliases alone --------------------------------------------------------
@@ -436,7 +442,11 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
     alias = f"{search_cluster.prefix}listinginfov1"
     assert aliased(search_cluster, alias) == live[0]
     [kept] = [name for name in indexes(search_cluster, alias) if name not in live[0]]
-    assert 0 < len(sources(search_cluster, kept)) < len(sources(search_cluster, alias))
+    kept_count = len(sources(search_cluster, kept))
+    live_count = len(sources(search_cluster, alias))
+    assert 0 < kept_count < live_count, (
+        f"the limited index {kept} holds {kept_count} documents; the live one {live_count}"
+    )
     assert result.asset_materializations_for_node("trial_listing_info") == []
     [observation] = [
         e.event_specific_data.asset_observation
@@ -445,7 +455,8 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
     ]
     assert observation.metadata["mode"].value == "limited"
     assert observation.metadata["aliases_moved"].value is False
-    assert len(evs_server.log) < 5
+    asked = evs_server.log
+    assert len(asked) < 5, f"a load limited to 5 made {len(asked)} EVS requests: {asked}"
     assert mailbox.messages == []
 
 

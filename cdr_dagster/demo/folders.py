@@ -59,6 +59,10 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 
+# No "Join the community" dialog when the UI opens.
+nux:
+  enabled: false
+
 # The run queue: lanes as in production (cdr_dagster/lanes.py): at most eight runs at once,
 # at most three batch reports and two chores, so health and publishing runs always find a
 # slot; chores that must not overlap carry a `cdr/lock` tag. Publishing runs are not limited:
