@@ -11,7 +11,8 @@ used to fail the run itself.
 Dagster does when the step starts, and returns every rule it breaks, naming the place in the
 run config and the value. ``schedules.yaml`` loading (``cdr_dagster/schedules.py``) and the
 Run-Now sensor (``cdr_dagster/control_sensors.py``) call it, so such values are refused when the
-code location loads or before a run is requested.
+code location loads or before a run is requested. :func:`tier_option` and
+:func:`log_level_option` are rules several Config classes share.
 """
 
 from __future__ import annotations
@@ -21,6 +22,29 @@ from typing import Any
 
 import dagster as dg
 import pydantic
+
+from cdr_dagster.settings import TIERS
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def tier_option(value: object) -> object:
+    """A tier option as given (any case, spaces) made a tier name; ValueError naming it.
+
+    For ``@field_validator("tier", mode="before")`` on a ``Tier | None`` field.
+    """
+    if value is None or not isinstance(value, str):
+        return value
+    if value.strip().upper() not in TIERS:
+        raise ValueError(f"tier {value!r} is not one of {', '.join(TIERS)}")
+    return value.strip().upper()
+
+
+def log_level_option(value: str) -> str:
+    """A logger level name (any case) in upper case; ValueError naming anything else."""
+    if value.strip().upper() not in LOG_LEVELS:
+        raise ValueError(f"log_level {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.strip().upper()
 
 
 def node_config_class(node_def: Any) -> type[dg.Config] | None:

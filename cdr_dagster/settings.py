@@ -28,9 +28,21 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 TIERS = ("DEV", "QA", "STAGE", "PROD")
+
+
+class Tier(StrEnum):
+    """A CDR tier, for Config fields: Dagster's config schema then lists the four names."""
+
+    DEV = "DEV"
+    QA = "QA"
+    STAGE = "STAGE"
+    PROD = "PROD"
+
+
 DEFAULT_TIER = "DEV"
 TIMEZONE = "America/New_York"
 LOCATION_NAME = "cdr_dagster"

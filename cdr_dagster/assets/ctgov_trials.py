@@ -23,7 +23,7 @@ Run config: ``{ops: {recent_ctgov_trials: {config: {cutoff: "YYYY-MM-DD"}}}}``, 
 from datetime import date
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.ctgov import CtgovApiResource
@@ -46,6 +46,15 @@ class RecentCtgovTrialsConfig(dg.Config):
         description="Fetch trials first submitted on or after this date (YYYY-MM-DD). "
         "Default: 365 days before the latest recorded trial, or 2015-01-01 when none is.",
     )
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff_is_a_date(cls, value: str | None) -> str | None:
+        from cdr_dagster.cdr.ctgov_trials import parse_cutoff
+
+        if value is not None:
+            parse_cutoff(value)
+        return value
 
 
 @dg.asset(

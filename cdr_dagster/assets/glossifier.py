@@ -27,8 +27,9 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import log_level_option
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import CmsResource
 from cdr_dagster.resources.email import EmailResource
@@ -37,7 +38,6 @@ from cdr_dagster.settings import DEVELOPERS_GROUP
 GROUP = "cms_glossifier"
 CHECK_SERVERS = "cms_servers_updated"
 CHECK_UNIQUE = "glossary_mappings_unique"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHOWN_ROWS = 50
 
 
@@ -53,6 +53,11 @@ class GlossifierConfig(dg.Config):
         description="One address that receives both messages instead of the Developers "
         "Notification and GlossaryDupGroup groups.",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        return log_level_option(value)
 
 
 @dg.asset(
@@ -192,10 +197,7 @@ jobs = [glossifier_terms_job]
 
 
 def _level(config: GlossifierConfig) -> int:
-    name = config.log_level.strip().upper()
-    if name not in LOG_LEVELS:
-        raise dg.Failure(f"log_level {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return getattr(logging, name)
+    return getattr(logging, config.log_level)
 
 
 def _send(

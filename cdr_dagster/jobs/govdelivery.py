@@ -13,18 +13,27 @@ import os
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import tier_option
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIERS, TIMEZONE
+from cdr_dagster.settings import TIMEZONE, Tier
 
 REPORT_KEYS = ("english", "spanish")
+
+
+class GovDeliveryReport(StrEnum):
+    """A report the job builds (an enum, so Dagster's config schema lists the choices)."""
+
+    english = "english"
+    spanish = "spanish"
 
 
 class GovDeliveryReportsConfig(dg.Config):
@@ -34,8 +43,8 @@ class GovDeliveryReportsConfig(dg.Config):
         description="live: mail each report to its GovDelivery EN/ES Docs Notification group; "
         "test: to the Test Publishing Notification group, and saved as *.test.html."
     )
-    reports: list[str] = Field(
-        default_factory=lambda: list(REPORT_KEYS),
+    reports: list[GovDeliveryReport] = Field(
+        default_factory=lambda: [GovDeliveryReport(key) for key in REPORT_KEYS],
         description="Reports to build, in this order: english and/or spanish.",
     )
     skip_email: bool = Field(default=False, description="Save the reports without mailing them.")
@@ -52,7 +61,7 @@ class GovDeliveryReportsConfig(dg.Config):
     recip: str | None = Field(
         default=None, description="One address that gets every report instead of the group."
     )
-    tier: str | None = Field(
+    tier: Tier | None = Field(
         default=None,
         description="Legacy option naming the tier whose database is read. This location "
         "reads its own cdr_db only, so a tier other than its own is refused.",
@@ -61,10 +70,10 @@ class GovDeliveryReportsConfig(dg.Config):
         default=300, description="Seconds any one database query may take before it fails."
     )
 
-    @field_validator("reports")
+    @field_validator("reports", mode="before")
     @classmethod
     def _known_reports(cls, value: list[str]) -> list[str]:
-        keys = [item.strip().lower() for item in value]
+        keys = [str(item).strip().lower() for item in value]
         unknown = [item for item in keys if item not in REPORT_KEYS]
         if unknown:
             raise ValueError(
@@ -72,12 +81,10 @@ class GovDeliveryReportsConfig(dg.Config):
             )
         return keys
 
-    @field_validator("tier")
+    @field_validator("tier", mode="before")
     @classmethod
-    def _known_tier(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().upper() not in TIERS:
-            raise ValueError(f"tier {value!r} is not one of {', '.join(TIERS)}")
-        return value.strip().upper() if value else None
+    def _known_tier(cls, value: object) -> object:
+        return tier_option(value)
 
     @field_validator("timeout")
     @classmethod
@@ -151,7 +158,7 @@ def govdelivery_reports_op(
     local_tier = email.tier.strip().upper()
     if config.tier and config.tier != local_tier:
         raise dg.Failure(
-            f"tier {config.tier!r} is not this location's tier {local_tier}: the report reads "
+            f"tier {str(config.tier)!r} is not this location's tier {local_tier}: the report reads "
             f"this location's CDR database; run it on {config.tier} instead"
         )
     try:
