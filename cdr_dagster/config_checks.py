@@ -11,19 +11,19 @@ used to fail the run itself.
 Dagster does when the step starts, and returns every rule it breaks, naming the place in the
 run config and the value. ``schedules.yaml`` loading (``cdr_dagster/schedules.py``) and the
 Run-Now sensor (``cdr_dagster/control_sensors.py``) call it, so such values are refused when the
-code location loads or before a run is requested. :func:`tier_option` and
-:func:`log_level_option` are rules several Config classes share.
+code location loads or before a run is requested. :data:`TierOption` and
+:data:`LogLevelOption` are field types several Config classes share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 import pydantic
 
-from cdr_dagster.settings import TIERS
+from cdr_dagster.settings import TIERS, Tier
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -31,7 +31,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 def tier_option(value: object) -> object:
     """A tier option as given (any case, spaces) made a tier name; ValueError naming it.
 
-    For ``@field_validator("tier", mode="before")`` on a ``Tier | None`` field.
+    The before-validator of :data:`TierOption`.
     """
     if value is None or not isinstance(value, str):
         return value
@@ -45,6 +45,13 @@ def log_level_option(value: str) -> str:
     if value.strip().upper() not in LOG_LEVELS:
         raise ValueError(f"log_level {value!r} is not one of {', '.join(LOG_LEVELS)}")
     return value.strip().upper()
+
+
+#: A Config field naming a tier: a Dagster enum in the config schema (so the launchpad lists
+#: and checks the names), any case accepted when the Config is built.
+TierOption = Annotated[Tier | None, pydantic.BeforeValidator(tier_option)]
+#: A Config field naming a logger level (any case; upper case in the Config).
+LogLevelOption = Annotated[str, pydantic.AfterValidator(log_level_option)]
 
 
 def node_config_class(node_def: Any) -> type[dg.Config] | None:

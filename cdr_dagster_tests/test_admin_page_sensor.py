@@ -21,14 +21,14 @@ import dagster as dg
 import pytest
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from cdr_dagster.admin_page_sensor import ADMIN_SENSOR_NAME
 from cdr_dagster.cdr.schema import scheduled_job
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster_tests.cdr_rows import developers_email
+from cdr_dagster_tests.cdr_rows import add_scheduled_job, developers_email
 
 HOOVER_SCHEDULE = {"hour": "22", "minute": "30"}  # sweep_files_nightly: "30 22 * * *"
 
@@ -78,19 +78,7 @@ class AdminPage:
     def add(
         self, name: str, job_class: str, schedule: dict, opts: dict | None = None, enabled=True
     ) -> str:
-        row_id = uuid.uuid4()
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(scheduled_job).values(
-                    id=row_id,
-                    name=name,
-                    enabled=enabled,
-                    job_class=job_class,
-                    opts=json.dumps(opts or {}),
-                    schedule=json.dumps(schedule),
-                )
-            )
-        return str(row_id)
+        return add_scheduled_job(self.engine, name, job_class, opts or {}, schedule, enabled)
 
     def edit(self, row_id: str, **values: Any) -> None:
         if "schedule" in values:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from cdr_dagster.assets.search_loads import (
     MAX_RUNTIME_SECONDS,
@@ -44,11 +44,11 @@ from cdr_dagster.assets.search_loads import (
     warn_if_target_ignored,
 )
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
-from cdr_dagster.config_checks import log_level_option, tier_option
+from cdr_dagster.config_checks import LogLevelOption, TierOption
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, Tier
+from cdr_dagster.settings import DEVELOPERS_GROUP
 
 GROUP = "cancer_gov_dictionaries"
 #: What the legacy loader called the log levels it accepted.
@@ -57,7 +57,7 @@ GROUP = "cancer_gov_dictionaries"
 class DictionaryLoadConfig(SearchTargetConfig):
     """Options of a dictionary load (the legacy dictionary_api_loader.Loader options)."""
 
-    tier: Tier | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Tier named in the media URLs and the mail subject (DEV, QA, STAGE, "
         "PROD; default: the local tier).",
@@ -75,7 +75,7 @@ class DictionaryLoadConfig(SearchTargetConfig):
         default=[],
         description="Load only these CDR document ids; the live alias is not moved.",
     )
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (one line per document), INFO, WARNING, ERROR.",
     )
@@ -85,16 +85,6 @@ class DictionaryLoadConfig(SearchTargetConfig):
         description="Addresses notified of the outcome (default: the Developers "
         "Notification group).",
     )
-
-    @field_validator("tier", mode="before")
-    @classmethod
-    def _known_tier(cls, value: object) -> object:
-        return tier_option(value)
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        return log_level_option(value)
 
 
 def _check_specs(asset: str) -> list[dg.AssetCheckSpec]:

@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from cdr_dagster.config_checks import log_level_option
+from cdr_dagster.config_checks import LogLevelOption
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import CmsResource
 from cdr_dagster.resources.email import EmailResource
@@ -44,7 +44,7 @@ SHOWN_ROWS = 50
 class GlossifierConfig(dg.Config):
     """Options of a glossifier refresh (the legacy glossifier_refresh.Task options)."""
 
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (counts of each step), INFO, WARNING, ERROR.",
     )
@@ -53,11 +53,6 @@ class GlossifierConfig(dg.Config):
         description="One address that receives both messages instead of the Developers "
         "Notification and GlossaryDupGroup groups.",
     )
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        return log_level_option(value)
 
 
 @dg.asset(

@@ -27,12 +27,11 @@ import os
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from cdr_dagster.config_checks import tier_option
+from cdr_dagster.config_checks import TierOption
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.sftp import SftpResource
-from cdr_dagster.settings import Tier
 
 GROUP = "cancer_gov_dictionaries"
 CHECK_VALID = "sitemap_valid"
@@ -47,7 +46,7 @@ SHOWN_ROWS = 50
 class SitemapConfig(dg.Config):
     """Options of a sitemap refresh (the legacy sitemap.Loader options)."""
 
-    tier: Tier | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Tier whose CDR data is read (DEV, QA, STAGE, PROD; default PROD, as the "
         "legacy job). The local tier reads through the cdr_db resource; another tier needs its "
@@ -71,11 +70,6 @@ class SitemapConfig(dg.Config):
         default=False,
         description="Print the XML to the run's stdout and upload nothing.",
     )
-
-    @field_validator("tier", mode="before")
-    @classmethod
-    def _known_tier(cls, value: object) -> object:
-        return tier_option(value)
 
 
 @dg.asset(

@@ -20,11 +20,11 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
-from cdr_dagster.config_checks import tier_option
+from cdr_dagster.config_checks import TierOption
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIMEZONE, Tier
+from cdr_dagster.settings import TIMEZONE
 
 REPORT_KEYS = ("english", "spanish")
 
@@ -61,7 +61,7 @@ class GovDeliveryReportsConfig(dg.Config):
     recip: str | None = Field(
         default=None, description="One address that gets every report instead of the group."
     )
-    tier: Tier | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Legacy option naming the tier whose database is read. This location "
         "reads its own cdr_db only, so a tier other than its own is refused.",
@@ -80,11 +80,6 @@ class GovDeliveryReportsConfig(dg.Config):
                 f"unknown report(s) {', '.join(map(repr, unknown))}; expected english, spanish"
             )
         return keys
-
-    @field_validator("tier", mode="before")
-    @classmethod
-    def _known_tier(cls, value: object) -> object:
-        return tier_option(value)
 
     @field_validator("timeout")
     @classmethod
