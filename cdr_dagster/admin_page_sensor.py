@@ -1,7 +1,7 @@
 """The CDR admin page's "Scheduled Jobs" rows start and stop the matching Dagster schedules.
 
 ``scheduled_job_admin_sensor`` reads the scheduled rows of ``scheduled_job`` (those whose
-schedule holds cron fields) every 30 seconds and compares each with what it saw last time (its
+schedule holds cron fields) once a minute and compares each with what it saw last time (its
 cursor). What an operator does on the admin page then reaches Dagster:
 
 - ``enabled`` switched on or off: the row's schedule (or, for the two queues and the health
@@ -192,10 +192,16 @@ def _row_notices(context: Any, row: Any, seen: list[Any] | None, table: Any) -> 
 def build_scheduled_job_admin_sensor(
     schedules_path: str | Path = SCHEDULES_PATH,
     *,
-    minimum_interval_seconds: int = 30,
+    minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
 ) -> dg.SensorDefinition:
-    """The admin-page sensor for the schedule table in ``schedules_path``."""
+    """The admin-page sensor for the schedule table in ``schedules_path``.
+
+    The table is read once, here: it is the one the code location's schedules were built from.
+    """
+    from cdr_dagster.schedules import read_schedule_table
+
+    table = read_schedule_table(schedules_path)
 
     @dg.sensor(
         name=ADMIN_SENSOR_NAME,
@@ -212,7 +218,6 @@ def build_scheduled_job_admin_sensor(
         context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource, email: EmailResource
     ) -> dg.SensorResult:
         from cdr_dagster.cdr.scheduled_jobs import scheduled_rows
-        from cdr_dagster.schedules import read_schedule_table
 
         try:
             state = AdminPageState.from_cursor(context.cursor)
@@ -221,7 +226,6 @@ def build_scheduled_job_admin_sensor(
             state = AdminPageState()
         with cdr_db.connect() as conn:
             rows = scheduled_rows(conn)
-        table = read_schedule_table(schedules_path)
         current: dict[str, list[Any]] = {}
         for row in rows:
             current[row.id] = [row.enabled, _content(row)]
