@@ -293,3 +293,30 @@ schedules:
         match_row("Media", "media.Check", {}, table)
     queue = match_row("Whatever", "publishing_queue.Sweeper", {}, table)
     assert (queue.kind, queue.name) == ("sensor", "publishing_queue_sensor")
+
+
+def test_every_shipped_schedule_and_sensor_can_be_stopped_and_started(page: AdminPage) -> None:
+    """What set_running changes is the state the loaded code location (the UI) shows, for
+    every schedule of schedules.yaml (partitioned ones included) and every sensor."""
+    from cdr_dagster.admin_page_sensor import set_running
+
+    context = dg.SensorEvaluationContext(
+        instance_ref=None,
+        repository_name=page.repository_def.name,
+        repository_def=page.repository_def,
+        instance=page.instance,
+        code_location_origin=page.origin,
+    )
+    instigators = [("schedule", s.name) for s in page.repository_def.schedule_defs] + [
+        ("sensor", s.name) for s in page.repository_def.sensor_defs
+    ]
+    wrong = []
+    for kind, name in instigators:
+        for running in (False, True, False):
+            set_running(context, kind, name, running)
+            if page.running(kind, name) != running:
+                wrong.append((kind, name, running))
+    assert not wrong, f"state not as set: {wrong}"
+    assert len(instigators) > 30, "the code location's schedules and sensors were not all seen"
+    with pytest.raises(ValueError, match="schedule 'no_such_schedule' is not in this code"):
+        set_running(context, "schedule", "no_such_schedule", True)

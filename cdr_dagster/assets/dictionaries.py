@@ -51,7 +51,6 @@ from cdr_dagster.resources.search_index import SearchIndexResource
 from cdr_dagster.settings import DEVELOPERS_GROUP
 
 GROUP = "cancer_gov_dictionaries"
-#: What the legacy loader called the log levels it accepted.
 
 
 class DictionaryLoadConfig(SearchTargetConfig):
