@@ -217,6 +217,13 @@ def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, re
             "option 'schedule' is 'daily'",
         ),
         ("media.Check", {}, None, "maps to job 'check_media', which this code location"),
+        (
+            "disk_space.Monitor",
+            {"cthreshold": "-1"},
+            None,
+            "ops.check_disk_space_op.config.cthreshold: Input should be greater than or equal "
+            "to 0 (got -1)",
+        ),
         ("test.Stub", "not json", None, "opts 'not json' is not JSON"),
         ("test.Stub", {}, "garbage", "schedule 'garbage' is not JSON"),
     ],
