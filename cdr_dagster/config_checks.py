@@ -18,6 +18,7 @@ code location loads or before a run is requested. :data:`TierOption` and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 import dagster as dg
@@ -38,6 +39,23 @@ def tier_option(value: object) -> object:
     if value.strip().upper() not in TIERS:
         raise ValueError(f"tier {value!r} is not one of {', '.join(TIERS)}")
     return value.strip().upper()
+
+
+def date_option(value: str | None, name: str) -> str | None:
+    """``value`` if None or a ``YYYY-MM-DD`` date; ValueError naming ``name`` and the value.
+
+    Light on purpose: Config validators run when the code location loads (schedules.yaml).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) != 10:
+            raise ValueError
+        date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a date in the form YYYY-MM-DD") from None
+    return text
 
 
 def log_level_option(value: str) -> str:

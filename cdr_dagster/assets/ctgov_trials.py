@@ -25,6 +25,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import date_option
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.ctgov import CtgovApiResource
 
@@ -50,11 +51,7 @@ class RecentCtgovTrialsConfig(dg.Config):
     @field_validator("cutoff")
     @classmethod
     def _cutoff_is_a_date(cls, value: str | None) -> str | None:
-        from cdr_dagster.cdr.ctgov_trials import parse_cutoff
-
-        if value is not None:
-            parse_cutoff(value)
-        return value
+        return date_option(value, "cutoff")
 
 
 @dg.asset(
