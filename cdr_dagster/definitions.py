@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.admin_page_sensor import build_scheduled_job_admin_sensor
 from cdr_dagster.assets.ctgov_trials import recent_ctgov_trials, recent_ctgov_trials_job
 from cdr_dagster.assets.dictionaries import (
     drug_dictionary,
@@ -118,6 +119,7 @@ defs = dg.Definitions(
             publishing_queue_sensor,
             production_health_sensor,
             build_scheduled_job_request_sensor(jobs),
+            build_scheduled_job_admin_sensor(SCHEDULES_PATH),
         ],
         jobs,
     ),

@@ -1,15 +1,26 @@
 """Small helpers that put CDR rows into the test database (users, groups, document types,
-actions, document versions), and the mail resource of the developers' group."""
+actions, document versions, scheduled_job rows), and the mail resource of the developers'
+group."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from cdr_dagster.cdr.schema import action, all_doc_versions, doc_type, metadata, usr
+from cdr_dagster.cdr.schema import (
+    action,
+    all_doc_versions,
+    doc_type,
+    metadata,
+    scheduled_job,
+    usr,
+)
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 
@@ -112,3 +123,31 @@ def add_version_row(
             **columns,
         )
     )
+
+
+def add_scheduled_job(
+    engine: Engine,
+    name: str,
+    job_class: str,
+    opts: dict[str, Any] | str,
+    schedule: dict[str, Any] | str | None = None,
+    enabled: bool = True,
+) -> str:
+    """Insert a ``scheduled_job`` row as the CDR admin page does; return its id.
+
+    ``opts`` and ``schedule`` are stored as given when strings, else as JSON."""
+    row_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(scheduled_job).values(
+                id=row_id,
+                name=name,
+                enabled=enabled,
+                job_class=job_class,
+                opts=opts if isinstance(opts, str) else json.dumps(opts),
+                schedule=schedule
+                if schedule is None or isinstance(schedule, str)
+                else json.dumps(schedule),
+            )
+        )
+    return str(row_id)

@@ -600,9 +600,16 @@ def test_import_then_export_round_trip(tmp_path: Path) -> None:
     assert status == 0, err
     originals = {row[0]: row for row in json.loads(EXPORT.read_text())}
     sensors = {"Batch Job Queue", "Production Server Health Check", "Publishing Queue"}
-    assert {row[0] for row in rows} == set(originals) - sensors
+    sensor_titles = {
+        "Batch Job Queue",
+        "Production Server Health Check",
+        "Publishing queue monitor",
+    }
+    assert {row[0] for row in rows} == (set(originals) - sensors) | sensor_titles
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     for name, enabled, job_class, opts, schedule in rows:
+        if name in sensor_titles:
+            continue
         original = originals[name]
         assert enabled == original[1], name
         assert job_class == original[2], name
@@ -619,6 +626,40 @@ def test_import_then_export_round_trip(tmp_path: Path) -> None:
     assert ["Automated Testing Job", False, "test.Stub"] == [
         r for r in rows if r[0] == "Automated Testing Job"
     ][0][:3]
+
+
+def test_export_includes_the_sensor_backed_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The batch queue, publishing queue and health check rows are in the export (a complete
+    rollback backup), in the legacy format, enabled where their sensor runs by default, and
+    the importer reads them back as rows that sensors replaced."""
+    monkeypatch.setenv("CDR_HEALTH_CHECK_DELAY_MINUTES", "30")
+    monkeypatch.setenv("CDR_HEALTH_CHECK_RECIPS", "a@example.gov b@example.gov")
+    expected = {
+        "batch_job_queue.Sweeper": ["Batch Job Queue", "{}", '{"minute": "*/2"}'],
+        "publishing_queue.Sweeper": ["Publishing queue monitor", "{}", '{"minute": "*/3"}'],
+        "health_check.Monitor": [
+            "Production Server Health Check",
+            '{"delay": "30", "recips": "a@example.gov, b@example.gov"}',
+            '{"minute": "*"}',
+        ],
+    }
+    for tier, health_enabled in (("PROD", False), ("DEV", True)):
+        status, rows, err = run_export(SCHEDULES_PATH, tier=tier)
+        assert status == 0, err
+        by_class = {row[2]: row for row in rows if row[2] in expected}
+        missing = set(expected) - set(by_class)
+        assert not missing, f"sensor-backed rows missing from the {tier} export: {missing}"
+        for job_class, (name, opts, schedule) in expected.items():
+            enabled = health_enabled if job_class == "health_check.Monitor" else True
+            assert by_class[job_class] == [name, enabled, job_class, opts, schedule], job_class
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(rows))
+    status, out, err = run_import(path)
+    assert status == 0, err
+    for sensor in ("batch_job_queue_sensor", "publishing_queue_sensor", "production_health_sensor"):
+        assert f"replaced by sensor {sensor}" in out, f"{sensor} row not read back"
 
 
 def test_export_refusals(tmp_path: Path) -> None:
@@ -644,7 +685,9 @@ on_demand:
     )
     status, rows, err = run_export(path)
     assert status == 1
-    assert rows == [
+    sensor_classes = {"batch_job_queue.Sweeper", "publishing_queue.Sweeper", "health_check.Monitor"}
+    assert {row[2] for row in rows if row[2] in sensor_classes} == sensor_classes
+    assert [row for row in rows if row[2] not in sensor_classes] == [
         [
             "fine",
             True,

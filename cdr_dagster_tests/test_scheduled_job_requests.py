@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from cdr_dagster.cdr.scheduled_jobs import run_now_requests
@@ -35,6 +35,7 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_scheduled_job as add_row
 from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,29 +76,6 @@ def sensor() -> dg.SensorDefinition:
 @pytest.fixture
 def defs(sensor: dg.SensorDefinition, resources: dict[str, Any]) -> dg.Definitions:
     return dg.Definitions(jobs=JOBS, sensors=[sensor], resources=resources)
-
-
-def add_row(
-    engine: Engine,
-    name: str,
-    job_class: str,
-    opts: dict[str, Any] | str,
-    schedule: str | None = None,
-    enabled: bool = True,
-) -> str:
-    row_id = uuid.uuid4()
-    with engine.begin() as conn:
-        conn.execute(
-            insert(scheduled_job).values(
-                id=row_id,
-                name=name,
-                enabled=enabled,
-                job_class=job_class,
-                opts=opts if isinstance(opts, str) else json.dumps(opts),
-                schedule=schedule,
-            )
-        )
-    return str(row_id)
 
 
 def row_ids(engine: Engine) -> set[str]:
@@ -240,6 +218,13 @@ def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, re
             "option 'schedule' is 'daily'",
         ),
         ("media.Check", {}, None, "maps to job 'check_media', which this code location"),
+        (
+            "disk_space.Monitor",
+            {"cthreshold": "-1"},
+            None,
+            "ops.check_disk_space_op.config.cthreshold: Input should be greater than or equal "
+            "to 0 (got -1)",
+        ),
         ("test.Stub", "not json", None, "opts 'not json' is not JSON"),
         ("test.Stub", {}, "garbage", "schedule 'garbage' is not JSON"),
     ],

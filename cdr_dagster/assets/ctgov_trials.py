@@ -24,8 +24,9 @@ Run config: ``{ops: {recent_ctgov_trials: {config: {cutoff: "YYYY-MM-DD"}}}}``, 
 from datetime import date
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import date_option
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.ctgov import CtgovApiResource
@@ -49,6 +50,11 @@ class RecentCtgovTrialsConfig(dg.Config):
         description="Fetch trials first submitted on or after this date (YYYY-MM-DD). "
         "Default: 365 days before the latest recorded trial, or 2015-01-01 when none is.",
     )
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff_is_a_date(cls, value: str | None) -> str | None:
+        return date_option(value, "cutoff")
 
 
 @dg.asset(

@@ -45,21 +45,20 @@ from cdr_dagster.assets.search_loads import (
     warn_if_target_ignored,
 )
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
+from cdr_dagster.config_checks import LogLevelOption, TierOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
+from cdr_dagster.settings import DEVELOPERS_GROUP
 
 GROUP = "cancer_gov_dictionaries"
-#: What the legacy loader called the log levels it accepted.
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class DictionaryLoadConfig(SearchTargetConfig):
     """Options of a dictionary load (the legacy dictionary_api_loader.Loader options)."""
 
-    tier: str | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Tier named in the media URLs and the mail subject (DEV, QA, STAGE, "
         "PROD; default: the local tier).",
@@ -70,13 +69,14 @@ class DictionaryLoadConfig(SearchTargetConfig):
     )
     limit: int | None = Field(
         default=None,
+        ge=0,
         description="Load only the first N CDR documents; the live alias is not moved.",
     )
     ids: list[int] = Field(
         default=[],
         description="Load only these CDR document ids; the live alias is not moved.",
     )
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (one line per document), INFO, WARNING, ERROR.",
     )
@@ -174,17 +174,11 @@ jobs = [glossary_dictionary_job, drug_dictionary_job]
 
 
 def _tier(config: DictionaryLoadConfig, local_tier: str) -> str:
-    tier = (config.tier or local_tier).strip().upper()
-    if tier not in TIERS:
-        raise dg.Failure(f"tier {config.tier!r} is not one of {', '.join(TIERS)}")
-    return tier
+    return str(config.tier or local_tier).strip().upper()
 
 
 def _level(config: DictionaryLoadConfig) -> int:
-    name = config.log_level.strip().upper()
-    if name not in LOG_LEVELS:
-        raise dg.Failure(f"log_level {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return getattr(logging, name)
+    return getattr(logging, config.log_level)
 
 
 def _load(
@@ -202,8 +196,6 @@ def _load(
     dictionary = DICTIONARIES[name]
     tier = _tier(config, email.tier)
     level = _level(config)
-    if config.limit is not None and config.limit < 0:
-        raise dg.Failure(f"limit must not be negative, not {config.limit}")
     warn_if_target_ignored(context, config, search_index.mode)
     target = "example.com" if config.test else search_index.target(config.host, config.port)
     subject = f"[{tier}] Load of {dictionary.name} dictionary to {target}"

@@ -29,6 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.config_checks import LogLevelOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import CmsResource
@@ -38,14 +39,13 @@ from cdr_dagster.settings import DEVELOPERS_GROUP
 GROUP = "cms_glossifier"
 CHECK_SERVERS = "cms_servers_updated"
 CHECK_UNIQUE = "glossary_mappings_unique"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHOWN_ROWS = 50
 
 
 class GlossifierConfig(dg.Config):
     """Options of a glossifier refresh (the legacy glossifier_refresh.Task options)."""
 
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (counts of each step), INFO, WARNING, ERROR.",
     )
@@ -193,10 +193,7 @@ jobs = [glossifier_terms_job]
 
 
 def _level(config: GlossifierConfig) -> int:
-    name = config.log_level.strip().upper()
-    if name not in LOG_LEVELS:
-        raise dg.Failure(f"log_level {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return getattr(logging, name)
+    return getattr(logging, config.log_level)
 
 
 def _send(

@@ -19,11 +19,12 @@ Run config: ``sftp_access_log`` takes none; ``pdq_access_report`` takes its Conf
 partition key.
 """
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
@@ -143,6 +144,15 @@ class PdqAccessReportConfig(dg.Config):
         default=False,
         description="Only e-mail the workbook already saved for the month (it must exist).",
     )
+
+    @field_validator("month")
+    @classmethod
+    def _month_is_yyyymm(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            re.fullmatch(r"\d{6}", value.strip()) and 1 <= int(value.strip()[4:]) <= 12
+        ):
+            raise ValueError(f"month {value!r} is not a month in the form YYYYMM")
+        return value.strip() if value is not None else None
 
 
 def _report_body(label: str, log: Path) -> str:

@@ -61,11 +61,13 @@ class TrialListingInfoConfig(SearchTargetConfig):
 
     limit: int | None = Field(
         default=None,
+        ge=0,
         description="Fetch about this many concepts at most (for trying the load out); the "
         "indexes are built and checked but the aliases are not moved.",
     )
     sleep: float = Field(
         default=DEFAULT_MAX_SLEEP,
+        ge=0,
         description="Longest wait in seconds between failed EVS requests; the back-off starts "
         "at 0.01 s and doubles, and the load gives up once it would exceed this (floor 0.01).",
     )
@@ -230,10 +232,6 @@ jobs = [trial_listing_info_job]
 
 
 def _validate(config: TrialListingInfoConfig) -> None:
-    if config.limit is not None and config.limit < 0:
-        raise dg.Failure(f"limit must not be negative, not {config.limit}")
-    if config.sleep < 0:
-        raise dg.Failure(f"sleep must not be negative, not {config.sleep}")
     for name in ("concepts", "groups"):
         path = getattr(config, name)
         if path is not None and not os.path.isfile(path):

@@ -14,19 +14,28 @@ import os
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import TierOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIERS, TIMEZONE
+from cdr_dagster.settings import TIMEZONE
 
 REPORT_KEYS = ("english", "spanish")
+
+
+class GovDeliveryReport(StrEnum):
+    """A report the job builds (an enum, so Dagster's config schema lists the choices)."""
+
+    english = "english"
+    spanish = "spanish"
 
 
 class GovDeliveryReportsConfig(dg.Config):
@@ -37,8 +46,8 @@ class GovDeliveryReportsConfig(dg.Config):
         description="live: mail each report to its GovDelivery EN/ES Docs Notification group; "
         "test: to the Test Publishing Notification group, and saved as *.test.html.",
     )
-    reports: list[str] = Field(
-        default_factory=lambda: list(REPORT_KEYS),
+    reports: list[GovDeliveryReport] = Field(
+        default_factory=lambda: [GovDeliveryReport(key) for key in REPORT_KEYS],
         description="Reports to build, in this order: english and/or spanish.",
     )
     skip_email: bool = Field(default=False, description="Save the reports without mailing them.")
@@ -55,7 +64,7 @@ class GovDeliveryReportsConfig(dg.Config):
     recip: str | None = Field(
         default=None, description="One address that gets every report instead of the group."
     )
-    tier: str | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Legacy option naming the tier whose database is read. This location "
         "reads its own cdr_db only, so a tier other than its own is refused.",
@@ -64,23 +73,16 @@ class GovDeliveryReportsConfig(dg.Config):
         default=300, description="Seconds any one database query may take before it fails."
     )
 
-    @field_validator("reports")
+    @field_validator("reports", mode="before")
     @classmethod
     def _known_reports(cls, value: list[str]) -> list[str]:
-        keys = [item.strip().lower() for item in value]
+        keys = [str(item).strip().lower() for item in value]
         unknown = [item for item in keys if item not in REPORT_KEYS]
         if unknown:
             raise ValueError(
                 f"unknown report(s) {', '.join(map(repr, unknown))}; expected english, spanish"
             )
         return keys
-
-    @field_validator("tier")
-    @classmethod
-    def _known_tier(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().upper() not in TIERS:
-            raise ValueError(f"tier {value!r} is not one of {', '.join(TIERS)}")
-        return value.strip().upper() if value else None
 
     @field_validator("timeout")
     @classmethod
@@ -154,7 +156,7 @@ def govdelivery_reports_op(
     local_tier = email.tier.strip().upper()
     if config.tier and config.tier != local_tier:
         raise dg.Failure(
-            f"tier {config.tier!r} is not this location's tier {local_tier}: the report reads "
+            f"tier {str(config.tier)!r} is not this location's tier {local_tier}: the report reads "
             f"this location's CDR database; run it on {config.tier} instead"
         )
     try:

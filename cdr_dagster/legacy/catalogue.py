@@ -143,6 +143,10 @@ class JobClass:
     options: tuple[LegacyOption, ...] | None  # None: any option (test.Stub)
     asset: bool = False
     sensor: str | None = None
+    # A sensor-backed class: the legacy row's APScheduler fields and the tiers on which the
+    # sensor is RUNNING by default (what export-schedules writes back for a rollback).
+    legacy_schedule: Mapping[str, str] = field(default_factory=dict)
+    sensor_tiers: tuple[str, ...] = ()
     selector: str | None = None
     targets: Mapping[str, str] = field(default_factory=dict)
     default_class: str | None = None
@@ -209,6 +213,8 @@ CATALOGUE: tuple[JobClass, ...] = (
         "sensor",
         (),
         sensor="batch_job_queue_sensor",
+        legacy_schedule={"minute": "*/2"},
+        sensor_tiers=TIERS,
     ),
     JobClass(
         "publishing_queue.Sweeper",
@@ -217,6 +223,8 @@ CATALOGUE: tuple[JobClass, ...] = (
         "sensor",
         (),
         sensor="publishing_queue_sensor",
+        legacy_schedule={"minute": "*/3"},
+        sensor_tiers=TIERS,
     ),
     JobClass(
         "publishing_task.PublishingTask",
@@ -273,6 +281,8 @@ CATALOGUE: tuple[JobClass, ...] = (
             ),
         ),
         sensor="production_health_sensor",
+        legacy_schedule={"minute": "*"},
+        sensor_tiers=("DEV",),
     ),
     JobClass(
         "disk_space.Monitor",

@@ -58,7 +58,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             host_key_policy=settings.sftp_host_key_policy,
             **secrets,
         )
-    commands = CommandRunnerResource(basedir=str(settings.basedir), python=settings.python)
+    commands = CommandRunnerResource(
+        basedir=str(settings.basedir),
+        python=settings.python,
+        env_allow=list(settings.script_env_allow),
+    )
     akamai = akamai_resource_from_environment(settings.basedir, settings.tier)
     return {
         "cdr_db": cdr_db,
