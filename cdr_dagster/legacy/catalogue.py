@@ -416,7 +416,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         "schedule",
         (
             _mode("live writes to the repository; anything else is a test run", fallback="test"),
-            _o("cutoff", "cutoff", Kind.DATE, "links posted before this date are removed"),
+            _o("cutoff", "cutoff", Kind.DATE, "links posted on or before this date are removed"),
         ),
     ),
     JobClass(
@@ -427,7 +427,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         (
             _mode("live, or anything else for test", fallback="test"),
             _o("recip", "recip", Kind.EMAIL, "the one recipient replacing all others"),
-            _o("cutoff", "cutoff", Kind.DATE, "report links posted before this date"),
+            _o("cutoff", "cutoff", Kind.DATE, "report links posted on or before this date"),
         ),
     ),
     JobClass(
