@@ -470,6 +470,11 @@ def test_option_conversions() -> None:
     assert convert("health_check.Monitor", {"recips": "a@x.gov b@x.gov"})[1] == {
         "recips": ["a@x.gov", "b@x.gov"]
     }
+    # health check delay: not a whole number meant 60 minutes, with a logged warning.
+    _, config, warnings = convert("health_check.Monitor", {"delay": "abc"})
+    assert config == {"delay": 60}, "a bad delay must be imported as 60, as the legacy used it"
+    assert "'abc' is not an integer" in warnings[0] and "used 60" in warnings[0]
+    assert convert("health_check.Monitor", {"delay": "15"})[1] == {"delay": 15}
     # A one-recipient option keeps the whole value, with a warning when it looks like several.
     _, config, warnings = convert("file_sweeper_task.FileSweeper", {"Email": "a@x.gov+b@x.gov"})
     assert config == {"email": "a@x.gov+b@x.gov"} and not warnings

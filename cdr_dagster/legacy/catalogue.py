@@ -111,7 +111,8 @@ class LegacyOption:
     kind: Kind
     meaning: str
     choices: tuple[str, ...] = ()
-    fallback: str | None = None  # choice: the value any other legacy value meant (None: refused)
+    # choice or int: the value any other legacy value meant, with a warning (None: refused)
+    fallback: str | None = None
     split: Split | None = None
     default: Any = None
     note: str | None = None  # printed whenever the option is imported: a legacy surprise
@@ -261,7 +262,13 @@ CATALOGUE: tuple[JobClass, ...] = (
         "notify_production_health",
         "sensor",
         (
-            _o("delay", "delay", Kind.INT, "minutes between notifications (default 60)"),
+            _o(
+                "delay",
+                "delay",
+                Kind.INT,
+                "minutes between notifications (default 60)",
+                fallback="60",
+            ),
             _o(
                 "recips",
                 "recips",
@@ -759,7 +766,15 @@ def _convert_value(option: LegacyOption, value: Any) -> tuple[Any, list[str]]:
         try:
             return int(text), notes
         except ValueError:
-            raise OptionError(f"{text!r} is not an integer (the legacy job failed on it)") from None
+            if option.fallback is None:
+                raise OptionError(
+                    f"{text!r} is not an integer (the legacy job failed on it)"
+                ) from None
+        notes.append(
+            f"{text!r} is not an integer; the legacy job logged a warning and used "
+            f"{option.fallback}, so it was imported as {option.fallback}"
+        )
+        return int(option.fallback), notes
     if kind is Kind.FLOAT:
         try:
             return float(text), notes
