@@ -47,7 +47,7 @@ from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCR
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
+from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS, TIERS
 
 GROUP = "cancer_gov_dictionaries"
 #: What the legacy loader called the log levels it accepted.
@@ -279,7 +279,9 @@ def _notify(
     body: str,
     recipients: list[str],
 ) -> None:
-    """Send the legacy notice (subject already carries the tier)."""
+    """Send the legacy notice (subject already carries the tier) from the bare operator
+    address, as the legacy loader did."""
+    email = email.from_sender(OPERATOR_ADDRESS)
     if recipients:
         sent = email.send(subject, body, to=recipients, tier_prefix=False)
     else:

@@ -257,7 +257,7 @@ def pdq_access_report(
         metadata={"latest_log_day": latest.isoformat() if latest else "none"},
     )
     if not config.noemail:
-        mailer = email.model_copy(update={"sender": REPORT_SENDER})
+        mailer = email.from_sender(REPORT_SENDER)
         sent = mailer.send(
             f"SFTP Log - PDQ Distribution Partner Access Report ({label})",
             _report_body(label, log),

@@ -77,7 +77,7 @@ def notify_data_partners_op(
     )
     from cdr_dagster.reports import BulletList, Paragraph, Report, render_markdown
 
-    mailer = email.model_copy(update={"sender": SENDER})
+    mailer = email.from_sender(SENDER)
 
     def send(subject: str, body: str, to: list[str]) -> None:
         mailer.send(subject, body, to=to, html=True, tier_prefix=False)

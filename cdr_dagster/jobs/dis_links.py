@@ -109,7 +109,7 @@ def report_expiring_links_op(
         links = expiring_links(conn, cutoff)
     context.log.info(f"found {len(links)} expiring links (posted on or before {cutoff})")
     report = expiring_links_report(links, today)
-    mailer = email.model_copy(update={"sender": SENDER})
+    mailer = email.from_sender(SENDER)
     if config.recip:
         sent = mailer.send(SUBJECT, render_html(report), to=[config.recip], html=True)
     else:
