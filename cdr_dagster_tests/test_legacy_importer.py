@@ -526,6 +526,9 @@ def test_free_form_options() -> None:
     job, config, _ = convert("test.Anything", {"command": "Bin/x.py", "a": "1", "n": 2})
     assert job == "smoke_test"
     assert config == {"command": "Bin/x.py", "options": {"a": "1", "n": "2"}}
+    # the legacy stub ran a shell; a shell command is refused with the alternative named
+    with pytest.raises(OptionError, match="uses shell syntax .*name a script under CDR_BASEDIR"):
+        convert("test.Anything", {"command": "dir > out.txt"})
 
 
 def test_catalogue_covers_design_6a() -> None:

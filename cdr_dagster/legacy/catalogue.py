@@ -735,7 +735,12 @@ def _convert_free_form(job: str, node: str, opts: Mapping[str, Any]) -> Converte
     if options:
         config["options"] = options
     if opts.get("command"):
-        config["command"] = _text(opts["command"])
+        from cdr_dagster.jobs.smoke import check_command
+
+        try:
+            config["command"] = check_command(_text(opts["command"]))
+        except ValueError as exc:
+            raise OptionError(f"option 'command': {exc}") from None
     return Converted(job, node, config, [])
 
 
