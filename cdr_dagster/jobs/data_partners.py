@@ -17,6 +17,7 @@ Config follows the legacy options (``cdr_dagster/legacy/catalogue.py``): run con
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
@@ -24,6 +25,7 @@ from pydantic import Field
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import TIMEZONE
 
 LIST_TITLE = "List of PDQ Content Distribution Partners"
 LIST_SUBJECT = "PDQ Distribution Partner List"
@@ -86,7 +88,7 @@ def notify_data_partners_op(
         mode=config.mode,
         tier=email.tier.strip().upper(),
         basedir=Path(commands.basedir),
-        today=date.today(),
+        today=datetime.now(ZoneInfo(TIMEZONE)).date(),
         recip=config.recip or None,
         job_id=config.job,
         superlog=config.superlog,
@@ -226,7 +228,7 @@ def data_partner_list_report_op(
     accesses = last_accesses(iter_normalized(log))
     with cdr_db.connect() as conn:
         rows = licensee_list(conn)
-    now = datetime.now()
+    now = datetime.now(ZoneInfo(TIMEZONE))  # file stamps in New York time, as other reports
     report = partner_list_report(rows, accesses, now.date())
     page = render_html(report)
     saved = Path(commands.basedir) / "reports" / f"licensees-{now:%Y%m%dT%H%M%S}.html"
