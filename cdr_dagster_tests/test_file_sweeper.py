@@ -204,6 +204,36 @@ def test_archived_folders_go_whole_and_only_what_the_archive_holds_is_deleted(
     assert any("kept: it holds entries that are not in the archive" in p for p in outcome.problems)
 
 
+def test_a_file_that_vanishes_before_it_is_archived_is_skipped_and_the_rule_goes_on(
+    root: Path, out: Path
+) -> None:
+    a = make_file(root / "a.log", 130)
+    make_file(root / "b.log", 125)
+    c = make_file(root / "c.log", 100)
+    job = make_dir(root / "d.log", 110, {"x.txt": 10, "y.txt": 20})
+
+    def vanish(path: str) -> None:
+        if path.endswith("b.log"):
+            os.unlink(path)
+        if path.endswith("d.log"):
+            os.unlink(job / "y.txt")
+            os.symlink("nowhere", job / "y.txt")  # replaced by a dangling link meanwhile
+
+    hooks = Hooks(before_archive=vanish)
+    result = sweep(document(archive_rule(root, out)), out, hooks=hooks)
+    outcome = result.outcomes[0]
+    assert result.fatal is None and outcome.status == "done", outcome.problems
+    stored = members(Path(outcome.archive))
+    assert set(stored) == {"a.log", "c.log", "d.log", "d.log/x.txt", "d.log/y.txt"}, (
+        "the files that stayed must be archived although one vanished"
+    )
+    assert not a.exists() and not c.exists() and not job.exists()
+    assert any("b.log: vanished before it was archived; skipped" in p for p in outcome.problems)
+    assert (outcome.deleted_files, outcome.deleted_dirs) == (4, 1), (
+        "a.log, c.log, x.txt and the y.txt link, then the folder d.log"
+    )
+
+
 def test_a_file_changed_after_archiving_is_kept(root: Path, out: Path) -> None:
     make_file(root / "a.log", 130)
     b = make_file(root / "b.log", 100)

@@ -44,10 +44,12 @@ class SweepFatalError(Exception):
 class Hooks:
     """Callbacks at the dangerous moments, for operators' tooling and the crash tests.
 
-    ``after_archive(path)`` runs when an archive is verified and named, before any source is
+    ``before_archive(path)`` runs before each qualifying path is put in an archive;
+    ``after_archive(path)`` when an archive is verified and named, before any source is
     deleted; ``before_delete(path)`` before each source path is removed or truncated.
     """
 
+    before_archive: Callable[[str], None] | None = None
     after_archive: Callable[[str], None] | None = None
     before_delete: Callable[[str], None] | None = None
 
@@ -197,6 +199,7 @@ def archive(
         candidates,
         outcome,
         lambda writer, candidate: writer.add(candidate.path, candidate.arcname(root)),
+        hooks,
         error_label="Tar error (1)",
         untouched="deleted",
     )
@@ -216,6 +219,7 @@ def _write_archive(
     candidates: Iterable[Candidate],
     outcome: RuleOutcome,
     add: Callable[[ArchiveWriter, Candidate], None],
+    hooks: Hooks,
     *,
     error_label: str,
     untouched: str,
@@ -223,7 +227,9 @@ def _write_archive(
     """Write, close and verify the archive ``name`` of ``candidates`` (``add`` puts one in)
     and record it on ``outcome``; return the writer and the archive's final path.
 
-    A member that cannot be written abandons the rule: the half-made archive is removed and
+    A source that vanished or cannot be opened is skipped (``writer.skipped``) and the rule
+    goes on, as the legacy skipped it. A member that fails while it is being written (the
+    archive stream holds part of it) abandons the rule: the half-made archive is removed and
     the problems say what failed and that nothing was ``untouched``; None is returned. An
     archive that cannot be created or committed stops the sweep (:class:`SweepFatalError`).
     """
@@ -235,6 +241,8 @@ def _write_archive(
     try:
         for candidate in candidates:
             current = candidate.path
+            if hooks.before_archive is not None:
+                hooks.before_archive(current)
             add(writer, candidate)
     except (OSError, ArchiveError, tarfile.TarError) as exc:
         writer.abort()
@@ -242,6 +250,12 @@ def _write_archive(
         outcome.problem(f"{error_label}: {exc}")
         outcome.problem(f"FileName: {current}")
         outcome.problem(f"Abandoning this SweepSpec (nothing was {untouched})")
+        return None
+    if not writer.members:
+        writer.abort()
+        for skipped in writer.skipped:
+            outcome.problem(skipped)
+        outcome.problem(f"nothing could be archived; nothing was {untouched}")
         return None
     try:
         final = writer.commit()
@@ -345,23 +359,29 @@ def truncate(
 
         def add_head(writer: ArchiveWriter, candidate: Candidate) -> None:
             member = writer.add_head(candidate.path, candidate.arcname(root), candidate.size - keep)
-            identities[candidate.path] = (member.dev, member.ino)
+            if member is not None:
+                identities[candidate.path] = (member.dev, member.ino)
 
         written = _write_archive(
             archive_name,
             files,
             outcome,
             add_head,
+            hooks,
             error_label="Tar error",
             untouched="truncated",
         )
         if written is None:
             return
-        _, final = written
-        outcome.act(f"archived the heads of {len(files)} files in {final} (verified)")
+        writer, final = written
+        outcome.act(f"archived the heads of {len(identities)} files in {final} (verified)")
+        for skipped in writer.skipped:
+            outcome.problem(f"{skipped}; not truncated")
         if hooks.after_archive is not None:
             hooks.after_archive(final)
     for candidate in files:
+        if archive_name and candidate.path not in identities:
+            continue  # its head is not in the archive
         _before(hooks, candidate.path)
         keep_tail(candidate, keep, outcome, identities.get(candidate.path))
 
