@@ -292,6 +292,10 @@ CRASH_SCRIPT = textwrap.dedent(
     xml, out, when = sys.argv[1], sys.argv[2], sys.argv[3]
     deleted = []
 
+    def before_archive(path):
+        if when == "mid-archive" and path.endswith("f3.log"):
+            os._exit(17)
+
     def after_archive(path):
         if when == "after-archive":
             os._exit(17)
@@ -303,7 +307,8 @@ CRASH_SCRIPT = textwrap.dedent(
 
     config = parse_sweep_specifications(open(xml).read(), xml, now=NOW, tz=TZ, basedir=out)
     options = SweepOptions(tier="DEV", test_mode=False, output_dir=out, now=NOW, tz=TZ,
-                           hooks=Hooks(after_archive=after_archive, before_delete=before_delete))
+                           hooks=Hooks(before_archive=before_archive, after_archive=after_archive,
+                                       before_delete=before_delete))
     run_sweep(config, options)
     """
 )
@@ -339,6 +344,40 @@ def test_a_crash_between_archiving_and_deleting_loses_nothing(
             assert stored[relative] == content, relative
     if when == "mid-delete":
         assert any(not (root / r).exists() for r in originals)
+
+
+def test_a_partial_archive_left_by_a_killed_sweep_is_removed_and_reported_next_run(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    for n in range(6):
+        make_file(root / f"f{n}.log", 130 + n, 20000 + n)
+    config = tmp_path / "rules.xml"
+    config.write_text(document(archive_rule(root, out)))
+    child = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(config), str(out), "mid-archive"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 17, child.stderr
+    (partial,) = [p for p in out.iterdir() if p.name.endswith(".partial")]
+    assert partial.name.startswith(".Arch.") and len(os.listdir(root)) == 6
+    # somebody else's file of the same shape but another stem is not the sweeper's
+    other = out / ".Other.20240101-20240102.tar.bz2.0123456789ab.partial"
+    other.write_bytes(b"not ours")
+    size = partial.stat().st_size
+
+    preview = sweep(document(archive_rule(root, out)), out, test_mode=True)
+    assert partial.exists(), "test mode changes nothing"
+    assert preview.outcomes[0].stale_partials == 1
+
+    result = sweep(document(archive_rule(root, out)), out)
+    outcome = result.outcomes[0]
+    assert not partial.exists(), "the stale partial archive was not removed"
+    assert other.exists(), "a file the sweeper did not write was removed"
+    assert outcome.stale_partials == 1 and result.totals()["stale_partials_removed"] == 1
+    assert f"removed stale partial archive {partial} ({size} bytes)" in outcome.actions
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tar.bz2")], "the archive was made"
 
 
 # --- Delete ---------------------------------------------------------------------------------

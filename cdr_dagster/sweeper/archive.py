@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import stat
 import tarfile
 import uuid
@@ -35,6 +36,8 @@ from cdr_dagster.sweeper.spill import SpillList
 
 MAX_OUTPUT_FILES_WITH_ONE_NAME = 5
 BLOCK_SIZE = 1 << 16
+#: The temporary name :class:`ArchiveWriter` writes to: ``.{final name}.{12 hex}.partial``.
+PARTIAL_NAME = re.compile(r"\.(?P<final>.+\.tar\.bz2(?:\.\d{2})?)\.[0-9a-f]{12}\.partial")
 
 
 class ArchiveError(Exception):
@@ -65,7 +68,18 @@ def archive_base_name(
     now: float,
     tz: tzinfo,
 ) -> str:
-    """The archive name before the uniqueness suffix (spec 03 1.10 steps 1-6, no ``.TEST``)."""
+    """The archive name before the uniqueness suffix (legacy ``makeOutFileName``, no ``.TEST``)."""
+    out = archive_stem(rule, output_dir)
+    if rule.action == "Archive":
+        out += datetime.fromtimestamp(oldest, tz).strftime(".%Y%m%d")
+        out += datetime.fromtimestamp(youngest, tz).strftime("-%Y%m%d")
+    else:
+        out += datetime.fromtimestamp(now, tz).strftime(".%Y%m%d")
+    return normalize_path(out + ".tar.bz2")
+
+
+def archive_stem(rule: SweepRule, output_dir: str) -> str:
+    """The rule's archive path without dates and suffixes: every archive name starts with it."""
     assert rule.output_file is not None
     out = normalize_path(rule.output_file)
     if not (out.startswith("/") or os.path.isabs(out)):
@@ -74,12 +88,34 @@ def archive_base_name(
         out = out[:-4]
     if out.endswith((".tar", ".TAR")):
         out = out[:-4]
-    if rule.action == "Archive":
-        out += datetime.fromtimestamp(oldest, tz).strftime(".%Y%m%d")
-        out += datetime.fromtimestamp(youngest, tz).strftime("-%Y%m%d")
-    else:
-        out += datetime.fromtimestamp(now, tz).strftime(".%Y%m%d")
-    return normalize_path(out + ".tar.bz2")
+    return out
+
+
+def stale_partials(rule: SweepRule, output_dir: str) -> list[str]:
+    """Temporary archives of ``rule`` left by a sweep that was killed while writing one.
+
+    They are this sweeper's own names (:data:`PARTIAL_NAME`, the final name starting with the
+    rule's archive stem) and regular files; the sweep lock guarantees no other sweep is
+    writing one now.
+    """
+    stem = archive_stem(rule, output_dir)
+    folder, prefix = os.path.split(stem)
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        matched = PARTIAL_NAME.fullmatch(name)
+        if matched is None or not matched.group("final").startswith(prefix + "."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                found.append(path)
+        except OSError:
+            continue
+    return found
 
 
 def unique_archive_name(base: str, taken: set[str] | frozenset[str] = frozenset()) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cdr_dagster.sweeper import actions
 from cdr_dagster.sweeper.actions import Hooks, SweepFatalError
-from cdr_dagster.sweeper.archive import archive_base_name, unique_archive_name
+from cdr_dagster.sweeper.archive import archive_base_name, stale_partials, unique_archive_name
 from cdr_dagster.sweeper.results import CustomOutcome, RuleOutcome, SweepResult
 from cdr_dagster.sweeper.scan import RootMissingError, scan_rule
 from cdr_dagster.sweeper.spec import SweepConfig, SweepRule, normalize_path
@@ -98,10 +98,39 @@ def _archive_name(
     return name
 
 
+def remove_stale_partials(rule: SweepRule, options: SweepOptions, outcome: RuleOutcome) -> None:
+    """Remove the temporary archives a killed sweep left for this rule (test mode: report)."""
+    for path in stale_partials(rule, options.output_dir):
+        try:
+            size = os.lstat(path).st_size
+        except OSError:
+            continue
+        if options.test_mode:
+            outcome.act(f"would remove stale partial archive {path} ({size} bytes)")
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                outcome.problem(f"Unable to remove stale partial archive {path}: {exc}")
+                continue
+            outcome.act(f"removed stale partial archive {path} ({size} bytes)")
+        outcome.note(f"stale partial archive {path} left by an interrupted sweep")
+        outcome.stale_partials += 1
+        outcome.bytes_freed += size
+
+
 def sweep_rule(
     rule: SweepRule, options: SweepOptions, outcome: RuleOutcome, taken: set[str]
 ) -> None:
-    """Scan one file rule and, when it triggers, carry out its action."""
+    """Scan one file rule and, when it triggers, carry out its action.
+
+    A rule that writes archives first removes its stale partial archives (a sweep killed
+    while writing one leaves it behind).
+    """
+    if rule.writes_archive:
+        remove_stale_partials(rule, options, outcome)
     try:
         scan = scan_rule(rule)
     except RootMissingError as exc:
