@@ -21,6 +21,7 @@ import pytest
 from cdr_dagster.sweeper.actions import Hooks
 from cdr_dagster.sweeper.archive import ArchiveError, ArchiveWriter, verify_archive
 from cdr_dagster.sweeper.lock import LockHeldError, SweepLock, lock_path
+from cdr_dagster.sweeper.remove import DIR_FD_SUPPORTED
 from cdr_dagster.sweeper.spec import (
     SweepSpecError,
     parse_sweep_specifications,
@@ -45,9 +46,23 @@ def parse(xml: str, basedir: Path | str = "/cdr"):
     return parse_sweep_specifications(xml, "test rules", now=NOW, tz=TZ, basedir=str(basedir))
 
 
-def sweep(xml: str, out: Path, *, test_mode: bool = False, tier: str = "DEV", hooks=None):
+def sweep(
+    xml: str,
+    out: Path,
+    *,
+    test_mode: bool = False,
+    tier: str = "DEV",
+    hooks=None,
+    dir_fd: bool | None = None,
+):
     options = SweepOptions(
-        tier=tier, test_mode=test_mode, output_dir=str(out), now=NOW, tz=TZ, hooks=hooks or Hooks()
+        tier=tier,
+        test_mode=test_mode,
+        output_dir=str(out),
+        now=NOW,
+        tz=TZ,
+        hooks=hooks or Hooks(),
+        dir_fd=dir_fd,
     )
     return run_sweep(parse(xml, out), options)
 
@@ -489,6 +504,55 @@ def test_symbolic_links_out_of_the_root_are_left_alone(
     assert "link.log: symbolic link to" in refused and "outside the root; left alone" in refused
     assert f"{root}/sub: symbolic link to {outside}, outside the root; left alone" in refused
     assert len(outcome.problems) == 3  # link.log, dirlink.log, and sub (not entered)
+
+
+def swap_for_link(folder: Path, outside: Path) -> None:
+    """Replace ``folder`` by a symbolic link to ``outside`` (what an attacker, or a careless
+    operator, may do between the scan and the removal)."""
+    folder.rename(folder.with_name(folder.name + ".moved"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+# dir_fd: removal relative to open folders (POSIX); False: the real-path re-check (Windows)
+@pytest.mark.parametrize("dir_fd", [True, False], ids=["dir_fd", "realpath-recheck"])
+@pytest.mark.parametrize("action", ["Delete", "Archive", "TruncateDelete"])
+def test_a_folder_swapped_for_a_link_after_the_scan_leads_no_removal_outside_the_root(
+    root: Path, out: Path, tmp_path: Path, dir_fd: bool, action: str
+) -> None:
+    if dir_fd and not DIR_FD_SUPPORTED:
+        pytest.skip("this platform has no dir_fd")
+    outside = tmp_path / "outside"
+    for name in ("a.log", "b.log"):
+        make_file(outside / name, 400, 300)
+        make_file(root / "logs" / name, 400, 300)
+    job = make_dir(root / "jobs" / "Job1", 400, {"x.log": 10})
+    make_dir(outside / "Job1", 400, {"x.log": 10})
+    before_outside = listing(outside)
+    swapped: list[str] = []
+
+    def swap(path: str) -> None:
+        if not swapped:
+            swapped.append(path)
+            swap_for_link(Path(path).parent, outside)
+
+    numbers = {"Youngest": 7} if action != "Archive" else {"Oldest": 120, "Youngest": 90}
+    if action == "TruncateDelete":
+        numbers = {"Biggest": 200, "Smallest": 100}
+    patterns = ["logs/*.log"] + (["jobs/Job*"] if action != "TruncateDelete" else [])
+    output = out / "Arch" if action == "Archive" else None
+    xml = rule_xml("Swapped", action, root, patterns, output=output, **numbers)
+    result = sweep(document(xml), out, hooks=Hooks(before_delete=swap), dir_fd=dir_fd)
+    outcome = result.outcomes[0]
+    assert result.fatal is None, result.fatal
+    assert swapped, "the removal never started"
+    assert listing(outside) == before_outside, (
+        f"{action} changed files outside the root after a folder was swapped for a link"
+    )
+    refused = [p for p in outcome.problems if "left alone" in p or "replaced" in p]
+    assert refused, f"the refusal is not reported: {outcome.problems}"
+    if action == "Delete":
+        # the other folder was not swapped: its tree still goes
+        assert not job.exists() and outcome.deleted_dirs == 1
 
 
 def test_links_inside_swept_folders_are_removed_or_stored_never_followed(

@@ -22,6 +22,7 @@ from typing import Any
 from cdr_dagster.sweeper import actions
 from cdr_dagster.sweeper.actions import Hooks, SweepFatalError
 from cdr_dagster.sweeper.archive import archive_base_name, stale_partials, unique_archive_name
+from cdr_dagster.sweeper.remove import RootGuard
 from cdr_dagster.sweeper.results import CustomOutcome, RuleOutcome, SweepResult
 from cdr_dagster.sweeper.scan import RootMissingError, scan_rule
 from cdr_dagster.sweeper.spec import SweepConfig, SweepRule, normalize_path
@@ -41,6 +42,8 @@ class SweepOptions:
     now: float
     tz: tzinfo
     hooks: Hooks = field(default_factory=Hooks)
+    #: remove relative to open folders (None: where the platform can; False: real-path checks)
+    dir_fd: bool | None = None
 
 
 def resolve_output_dir(output_dir: str | None, basedir: str) -> str:
@@ -151,18 +154,18 @@ def sweep_rule(
         outcome.reason = scan.reason
         return
     outcome.status = "done"
+    guard = RootGuard(rule.root, options.dir_fd)
+    test_mode, hooks = options.test_mode, options.hooks
     try:
         name = _archive_name(rule, outcome, options, taken) if rule.writes_archive else None
         if rule.action == "Archive":
             assert name is not None
-            actions.archive(scan.qualified, outcome, name, options.test_mode, options.hooks)
+            actions.archive(scan.qualified, outcome, name, test_mode, hooks, guard)
         elif rule.action.startswith("Truncate"):
             assert rule.smallest
-            actions.truncate(
-                scan.qualified, outcome, rule.smallest, name, options.test_mode, options.hooks
-            )
+            actions.truncate(scan.qualified, outcome, rule.smallest, name, test_mode, hooks, guard)
         else:
-            actions.delete(scan.qualified, outcome, options.test_mode, options.hooks)
+            actions.delete(scan.qualified, outcome, test_mode, hooks, guard)
     finally:
         scan.qualified.close()
 
