@@ -743,3 +743,42 @@ def test_the_partner_list_file_is_stamped_in_new_york_time(cdr_db, mailbox, tmp_
     (saved,) = (tmp_path / "reports").glob("licensees-*.html")
     stamp = datetime.strptime(saved.stem.removeprefix("licensees-"), "%Y%m%dT%H%M%S")
     assert before <= stamp <= after, f"{saved.name} is not New York time ({before} to {after})"
+
+
+def test_an_expiry_that_would_leave_the_licensee_invalid_is_refused(cdr_db, mailbox, partners):
+    """A Licensee schema without the Test-expired status: the expiry save is refused, naming
+    the document and the first error, and the Licensee is left as it was."""
+    from cdr_dagster.cdr.validation import install_schema
+    from cdr_dagster_tests.cdr_rows import SCHEMAS
+
+    xml = (SCHEMAS / "Licensee.xml").read_text(encoding="utf-8")
+    status = '<xsd:element name="LicenseeStatus" type="NotEmptyString"/>'
+    assert status in xml
+    strict = xml.replace(
+        status,
+        '<xsd:element name="LicenseeStatus"><xsd:simpleType><xsd:restriction base="xsd:string">'
+        '<xsd:enumeration value="Test"/><xsd:enumeration value="Production"/>'
+        "</xsd:restriction></xsd:simpleType></xsd:element>",
+    )
+    with cdr_db.begin() as conn:
+        install_schema(conn, "Licensee.xml", strict)
+    result = notify_data_partners_job.execute_in_process(
+        run_config={"ops": {"notify_data_partners_op": {"config": {"mode": "live"}}}},
+        resources=job_resources(cdr_db, mailbox, partners, "PROD"),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(
+        "cannot save CDR0000000502: it does not validate against the Licensee schema: line 1: "
+        "Element 'LicenseeStatus': [facet 'enumeration'] The value 'Test-expired' is not an "
+        "element of the set {'Test', 'Production'}."
+    ), message
+    with cdr_db.connect() as conn:
+        numbers = conn.execute(
+            select(all_doc_versions.c.num).where(all_doc_versions.c.id == 502)
+        ).scalars()
+        assert list(numbers) == [1], "the refused expiry saved a version"
+        doc = conn.execute(select(all_docs.c.xml).where(all_docs.c.id == 502)).scalar_one()
+    assert "<LicenseeStatus>Test</LicenseeStatus>" in doc

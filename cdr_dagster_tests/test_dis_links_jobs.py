@@ -218,6 +218,43 @@ def test_a_live_removal_saves_new_versions_as_the_legacy_global_change_did(
     assert after.success and op_metadata(after)["documents"] == 2
 
 
+def test_a_removal_that_would_leave_a_document_invalid_is_refused_naming_it(
+    cdr_db: Engine, library: dict[str, int], resources
+) -> None:
+    """A schema that wants at least one DrugReference: 7006's only link is expired, so its
+    new version would not validate; the save is refused, the others go on."""
+    from cdr_dagster.cdr.validation import install_schema
+    from cdr_dagster_tests.cdr_rows import SCHEMAS
+
+    strict = (SCHEMAS / "DrugInformationSummary.xml").read_text(encoding="utf-8")
+    optional = '<xsd:element name="DrugReference" type="DrugReference" minOccurs="0"'
+    assert optional in strict
+    strict = strict.replace(optional, '<xsd:element name="DrugReference" type="DrugReference"')
+    with cdr_db.begin() as conn:
+        install_schema(conn, "DrugInformationSummary.xml", strict)
+    before = versions(cdr_db, 7006)
+    result = remove(resources, mode="live", cutoff=CUTOFF)
+    assert not result.success, "the run must fail, naming the refused document"
+    metadata = op_metadata(result)
+    assert list(metadata["failed"]) == ["CDR0000007006"], metadata["failed"]
+    message = metadata["failed"]["CDR0000007006"]
+    assert message.startswith(
+        "InvalidDocumentError: cannot save CDR0000007006: it does not validate against the "
+        "DrugInformationSummary schema: line 10: Element 'EnteredBy': This element is not "
+        "expected. Expected is one of ( SummarySection, DrugReference )."
+    ), message
+    assert versions(cdr_db, 7006) == before, "the refused document must be left as it was"
+    assert elements(working_xml(cdr_db, 7006)) == expected("Never published", [OLD_B])
+    assert [r.num for r in versions(cdr_db, 7001)] == [1, 2], "the other documents are saved"
+    with cdr_db.connect() as conn:
+        statuses = conn.execute(
+            select(schema.all_doc_versions.c.val_status).where(
+                schema.all_doc_versions.c.id == 7001, schema.all_doc_versions.c.num == 2
+            )
+        ).scalar_one()
+    assert statuses == "V", "the new version's status is the validation's"
+
+
 def test_a_second_live_run_changes_nothing_more(
     cdr_db: Engine, library: dict[str, int], resources
 ) -> None:

@@ -181,9 +181,7 @@ def requests_of(basedir: Path, month: str) -> list[list]:
     return [[c.value for c in row] for row in book["Requests"].iter_rows(min_row=6)]
 
 
-def test_a_month_the_cumulative_log_never_held_is_built_from_its_own_log(
-    cdr_db, mailbox, basedir
-):
+def test_a_month_the_cumulative_log_never_held_is_built_from_its_own_log(cdr_db, mailbox, basedir):
     """One September open in pdq.log-20261001.gz, no cumulative log: the row is listed."""
     write_log(
         basedir / "sftp_log",

@@ -8,8 +8,7 @@ version and the last publishable version, and the results are saved the way the 
    from the last version, or there is no version) is kept as a new non-publishable version,
    so no one's unversioned work is lost;
 2. ``new pub``: the transformed last publishable version, if it changed, becomes a new
-   publishable version (with the publishable version's validation status, so it stays
-   publishable);
+   publishable version;
 3. ``new ver``: the transformed last version, if it is not the publishable one and changed,
    becomes a new non-publishable version;
 4. ``new cwd``: the transformed CWD, if it differs from what was saved last (or from the CWD),
@@ -17,7 +16,10 @@ version and the last publishable version, and the results are saved the way the 
 
 Two XML strings "differ" when they differ once parsed and serialized again, so quoting and
 spacing inside tags are ignored but text is not. Every save is
-:func:`cdr_dagster.cdr.documents.save_document` with the job's comment as comment and audit reason.
+:func:`cdr_dagster.cdr.documents.save_document` with the job's comment as comment and audit reason,
+so each new version is validated against its document type's schema (validation status ``V``)
+and a change that leaves a version invalid is refused, naming the document and the first error:
+the document is left as it was and reported as failed.
 
 What differs from the legacy harness, on purpose:
 
@@ -64,6 +66,7 @@ from cdr_dagster.cdr.documents import (
     save_document,
 )
 from cdr_dagster.cdr.schema import all_doc_versions, document
+from cdr_dagster.cdr.validation import SchemaCache
 from cdr_dagster.cdr.xml import parse_xml
 
 #: What a transformation gets (document id, XML of one version) and returns (the new XML).
@@ -344,6 +347,8 @@ class GlobalChange:
     test_mode: bool = True
     output_folder: Path | None = None
     program: str = "cdr-dagster"
+    #: the schemas each save validates against, compiled once for the run
+    schemas: SchemaCache = field(default_factory=SchemaCache)
 
 
 def output_folder(basedir: Path, started: datetime) -> Path:
@@ -429,8 +434,8 @@ def _change_document(
                 comment=change.comment,
                 version=save.version,
                 publishable=save.publishable,
-                val_status=save.val_status,
                 program=change.program,
+                schemas=change.schemas,
             )
             outcome.saved[save.kind] = saved.version
             outcome.warnings.extend(saved.warnings)
