@@ -113,7 +113,6 @@ class Save:
     xml: str
     version: bool
     publishable: bool
-    val_status: str | None
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,6 @@ class WorkingCopy:
     """The current working copy as the harness needs it."""
 
     xml: str
-    val_status: str
 
 
 def plan_document(
@@ -164,16 +162,16 @@ def plan_document(
         assert new_pub is not None
         if differ(last_publishable.xml, new_pub, name):
             pairs.append(Pair("pub", last_publishable.xml, new_pub))
-            saves.append(Save(NEW_PUB, new_pub, True, True, last_publishable.val_status))
+            saves.append(Save(NEW_PUB, new_pub, True, True))
             last_saved = new_pub
     if last is not None and not same and new_last is not None and differ(last.xml, new_last, name):
         pairs.append(Pair("lastv", last.xml, new_last))
-        saves.append(Save(NEW_VER, new_last, True, False, last.val_status))
+        saves.append(Save(NEW_VER, new_last, True, False))
         last_saved = new_last
     if differ(last_saved if last_saved is not None else cwd.xml, new_cwd, name):
-        saves.append(Save(NEW_CWD, new_cwd, False, False, cwd.val_status))
+        saves.append(Save(NEW_CWD, new_cwd, False, False))
     if saves and unversioned:
-        saves.insert(0, Save(OLD_CWD, cwd.xml, True, False, None))
+        saves.insert(0, Save(OLD_CWD, cwd.xml, True, False))
     return Plan(tuple(saves), tuple(pairs))
 
 
@@ -188,10 +186,8 @@ def _last_version(conn: Connection, doc_id: int) -> DocumentVersion | None:
 
 
 def _working_copy(conn: Connection, doc_id: int) -> WorkingCopy | None:
-    row = conn.execute(
-        select(document.c.xml, document.c.val_status).where(document.c.id == doc_id)
-    ).first()
-    return None if row is None else WorkingCopy(row.xml, row.val_status)
+    row = conn.execute(select(document.c.xml).where(document.c.id == doc_id)).first()
+    return None if row is None else WorkingCopy(row.xml)
 
 
 # ---------------------------------------------------------------------------------------------
