@@ -22,7 +22,8 @@ log's de-duplication is its own rule) and any month whose raw logs exist can be 
 Choices that differ from the legacy code, on purpose:
 
 - a leading year token, when present, is the line's year; only year-less (older) lines get
-  the legacy guess from the twelve months ending with the current one;
+  the legacy guess from the twelve months ending with the current one (for a rotated monthly
+  log read by the access report, the twelve months ending with its rotation);
 - a path with spaces is kept whole (the legacy code cut it at the first space);
 - text is UTF-8 everywhere; undecodable bytes become U+FFFD instead of stopping the run;
 - a partial last line (a run killed while appending) is cut off before new lines go in.
