@@ -7,7 +7,7 @@ swapped for a symbolic link between the scan and the removal. So every removal g
 - where the platform supports it (``dir_fd``: Linux and the other POSIX systems), the folder
   holding the path is opened from the root's real path one component at a time with
   ``O_NOFOLLOW``, and the path is removed relative to that open folder (``unlink``,
-  ``rmdir``, ``shutil.rmtree`` and ``rename`` with ``dir_fd``), so no symbolic link on the way
+  ``rmdir``, ``shutil.rmtree`` and ``replace`` with ``dir_fd``), so no symbolic link on the way
   is followed and the folder removed from is the one checked;
 - elsewhere (Windows, where the CDR hosts run and ``dir_fd`` is absent) the real path of the
   folder holding the path is checked to be inside the root immediately before each removal.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -111,28 +112,11 @@ class RootGuard:
     def rmtree(self, path: str, onexc) -> None:  # noqa: ANN001 - shutil's error callback
         """Remove the folder tree ``path`` without following links; errors go to ``onexc``."""
         with self.folder(path) as (fd, name):
-            if fd is None:
-                _rmtree(path, onexc)
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(name, onexc=onexc, dir_fd=fd)
             else:
-                _rmtree(name, onexc, dir_fd=fd)
-
-    def replace(self, source: str, path: str) -> None:
-        """Rename ``source`` over ``path``; both must be in the same checked folder."""
-        with self.folder(path) as (fd, name):
-            if fd is None:
-                os.replace(source, path)
-            else:
-                os.replace(os.path.basename(source), name, src_dir_fd=fd, dst_dir_fd=fd)
-
-
-def _rmtree(path: str, onexc, dir_fd: int | None = None) -> None:  # noqa: ANN001
-    import sys
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=onexc, dir_fd=dir_fd)
-    else:
-        shutil.rmtree(
-            path,
-            onerror=lambda function, failed, info: onexc(function, failed, info[1]),
-            dir_fd=dir_fd,
-        )
+                shutil.rmtree(
+                    name,
+                    onerror=lambda function, failed, info: onexc(function, failed, info[1]),
+                    dir_fd=fd,
+                )
