@@ -35,6 +35,7 @@ setup(
         "paramiko>=3.4",
         "lxml>=5",
         "pyyaml>=6",
+        "psutil>=5.9",
         "requests>=2.31",
         "openpyxl>=3.1",
         "pillow>=10",

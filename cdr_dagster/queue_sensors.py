@@ -6,10 +6,13 @@
   of ``run_publishing_job`` per row (run key ``pub-{id}``).
 
 Each look at the queue is one cheap query of the CDR database plus, per newly waiting row, one
-look-up of its run key in the instance: a row whose run was already requested (and has not yet
-claimed it) is not requested again, so the tick history shows only new work. The daemon applies
-the same run-key check itself. Exactly-once does not rest on run keys (they are forgotten when
-old runs are purged) but on the compare-and-set claim the run makes in the CDR database.
+look-up of its runs in the instance (by the row's tag): a row whose run was already requested
+(and has not yet claimed it) is not requested again, so the tick history shows only new work.
+A row whose runs all ended without claiming it (canceled while queued, failed before the
+claim) is requested again under a new run key (``batch-4#2``), up to three runs in all; then
+the operators get one mail and the row is left to them (``cdr_dagster.queue_recovery``).
+Exactly-once does not rest on run keys (they are forgotten when old runs are purged) but on
+the compare-and-set claim the run makes in the CDR database.
 
 Both sensors are RUNNING by default on every tier.
 
@@ -36,6 +39,7 @@ A look is one indexed query; the connection is held for the watch, with no trans
 open between looks.
 """
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -46,17 +50,27 @@ import dagster as dg
 from cdr_dagster.jobs.batch_jobs import (
     BatchJobConfig,
     batch_job_tags,
-    batch_run_key,
     run_batch_job,
 )
 from cdr_dagster.jobs.publishing_queue import (
     PublishingJobConfig,
     publishing_job_tags,
-    publishing_run_key,
     run_publishing_job,
 )
+from cdr_dagster.queue_recovery import (
+    ATTEMPT_TAG,
+    MAX_ATTEMPTS,
+    Attempt,
+    QueueKind,
+    attempt_run_key,
+    exhausted_report,
+    next_attempt,
+    queue_kinds,
+    runs_of_row,
+)
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
-from cdr_dagster.settings import seconds_setting
+from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import DEVELOPERS_GROUP, seconds_setting
 
 if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a tick needs it
     from cdr_dagster.cdr.queues import QueuedBatchJob, QueuedPublishingJob
@@ -89,81 +103,119 @@ def watch_seconds(environ: Mapping[str, str] | None = None) -> float:
     return seconds_setting(env, WATCH_VARIABLE, DEFAULT_WATCH_SECONDS, under=DAEMON_ROUND_SECONDS)
 
 
-def requested_run_keys(
-    instance: dg.DagsterInstance, sensor_name: str, run_keys: list[str]
-) -> set[str]:
-    """Those of ``run_keys`` that already name a run this sensor requested.
+def _report_exhausted(
+    context: dg.SensorEvaluationContext,
+    email: EmailResource,
+    kind: "QueueKind",
+    rows: list[tuple[Any, list[dg.DagsterRun]]],
+) -> None:
+    """Mail the operators once about each row that used up its attempts.
 
-    One query per key, as the daemon does it (its note: faster than an IN over run tags).
+    The ids already reported are kept in the sensor's cursor (only those still waiting, so
+    it stays small); a mail that cannot be sent is tried again on the next tick.
     """
-    found = set()
-    for key in run_keys:
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: key}), limit=5)
-        if any(run.tags.get(SENSOR_NAME_TAG) == sensor_name for run in runs):
-            found.add(key)
-    return found
+    reported = set(json.loads(context.cursor)) if context.cursor else set()
+    still = {row.id for row, _ in rows}
+    for row, runs in rows:
+        if row.id in reported:
+            continue
+        subject, body = exhausted_report(kind, row, runs)
+        try:
+            email.send(subject, body, group=DEVELOPERS_GROUP)
+        except Exception as exc:  # noqa: BLE001 - reported again on the next tick
+            context.log.error(f"could not mail about {kind.noun} {row.id}: {exc}")
+            continue
+        context.log.warning(subject)
+        reported.add(row.id)
+    context.update_cursor(json.dumps(sorted(reported & still)))
 
 
 def _tick(
     context: dg.SensorEvaluationContext,
     cdr_db: CdrDatabaseResource,
+    email: EmailResource,
     sensor_name: str,
+    kind: "QueueKind",
     what: str,
     pending: Callable[..., list[Any]],
-    run_request: Callable[[Any], dg.RunRequest],
+    run_request: Callable[[Any, "Attempt"], dg.RunRequest],
     interval: float,
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick of a queue sensor: ``run_request`` for each row ``pending`` finds waiting
-    (at most ``MAX_ROWS_PER_TICK``), less those whose run key already has a run.
+    (at most ``MAX_ROWS_PER_TICK``) that is due an attempt (``queue_recovery.next_attempt``):
+    no run of this sensor yet, or only runs that ended without claiming it.
 
     It looks every ``interval`` seconds until it finds such rows or the watch time
     (:func:`watch_seconds`) is over, then returns them, or a skip naming what it saw last.
-    ``what`` names the waiting rows in skip reasons.
+    Rows that used up their attempts are mailed about once. ``what`` names the waiting rows
+    in skip reasons.
     """
     deadline = time.monotonic() + watch_seconds()
-    done: set[str] = set()  # run keys seen with a run; they keep it
+    attempts: dict[int, Attempt] = {}  # decided once per row and tick
     with cdr_db.connect() as conn:
         while True:
             rows = pending(conn, limit=MAX_ROWS_PER_TICK)
             conn.rollback()  # no transaction stays open while the tick waits
-            requests = [run_request(row) for row in rows]
-            unknown = [r.run_key for r in requests if r.run_key and r.run_key not in done]
-            if unknown:
-                done |= requested_run_keys(context.instance, sensor_name, unknown)
-            fresh = [request for request in requests if request.run_key not in done]
+            for row in rows:
+                if row.id not in attempts:
+                    runs = runs_of_row(context.instance, kind, row.id, sensor_name)
+                    attempts[row.id] = next_attempt(kind, row.id, runs)
+            fresh = [row for row in rows if attempts[row.id].run_key is not None]
             remaining = deadline - time.monotonic()
             if fresh or remaining <= 0:
                 break
             time.sleep(min(interval, remaining))
-    if not requests:
+    exhausted = [
+        (row, list(attempts[row.id].previous)) for row in rows if attempts[row.id].exhausted
+    ]
+    if exhausted or context.cursor:
+        _report_exhausted(context, email, kind, exhausted)
+    if not rows:
         return dg.SkipReason(f"no {what} waiting")
-    waiting = sorted(request.run_key for request in requests if request.run_key in done)
     if not fresh:
-        return dg.SkipReason(
-            f"{len(requests)} {what} waiting, all with runs already requested: {', '.join(waiting)}"
-        )
-    if waiting:
-        context.log.info(f"runs already requested for {', '.join(waiting)}")
-    return dg.SensorResult(run_requests=fresh)
+        in_progress = [row for row in rows if not attempts[row.id].exhausted]
+        parts = []
+        if in_progress:
+            keys = sorted(
+                attempt_run_key(kind, row.id, max(attempts[row.id].number, 1))
+                for row in in_progress
+            )
+            parts.append(f"all with runs already requested: {', '.join(keys)}")
+        if exhausted:
+            ids = ", ".join(str(row.id) for row, _ in exhausted)
+            parts.append(f"left for the operators after {MAX_ATTEMPTS} runs: {ids}")
+        return dg.SkipReason(f"{len(rows)} {what} waiting, {'; '.join(parts)}")
+    for row in fresh:
+        if attempts[row.id].number > 1:
+            context.log.warning(
+                f"{kind.noun} {row.id} still waits after {attempts[row.id].number - 1} run(s) "
+                f"ended without claiming it; requesting attempt {attempts[row.id].number}"
+            )
+    return dg.SensorResult(run_requests=[run_request(row, attempts[row.id]) for row in fresh])
 
 
-def _batch_run_request(row: "QueuedBatchJob") -> dg.RunRequest:
+def _attempt_tags(attempt: "Attempt") -> dict[str, str]:
+    """The attempt number tag of a run that is not a row's first."""
+    return {ATTEMPT_TAG: str(attempt.number)} if attempt.number > 1 else {}
+
+
+def _batch_run_request(row: "QueuedBatchJob", attempt: "Attempt") -> dg.RunRequest:
     """The run of ``run_batch_job`` that starts batch job ``row``."""
     return dg.RunRequest(
-        run_key=batch_run_key(row.id),
+        run_key=attempt.run_key,
         run_config=dg.RunConfig(ops={"run_batch_job_op": BatchJobConfig(batch_job_id=row.id)}),
-        tags=batch_job_tags(row.id, row.name),
+        tags={**batch_job_tags(row.id, row.name), **_attempt_tags(attempt)},
     )
 
 
-def _publishing_run_request(row: "QueuedPublishingJob") -> dg.RunRequest:
+def _publishing_run_request(row: "QueuedPublishingJob", attempt: "Attempt") -> dg.RunRequest:
     """The run of ``run_publishing_job`` that starts publishing job ``row``."""
     return dg.RunRequest(
-        run_key=publishing_run_key(row.id),
+        run_key=attempt.run_key,
         run_config=dg.RunConfig(
             ops={"run_publishing_job_op": PublishingJobConfig(pub_proc_id=row.id)}
         ),
-        tags=publishing_job_tags(row.id, row.pub_subset),
+        tags={**publishing_job_tags(row.id, row.pub_subset), **_attempt_tags(attempt)},
     )
 
 
@@ -186,15 +238,17 @@ watch_seconds()  # a bad value stops the code location from loading, naming it
     ),
 )
 def batch_job_queue_sensor(
-    context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource
+    context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource, email: EmailResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """One run request per ``Queued`` batch job that has no run yet."""
+    """One run request per ``Queued`` batch job that is due an attempt."""
     from cdr_dagster.cdr.queues import pending_batch_jobs
 
     return _tick(
         context,
         cdr_db,
+        email,
         "batch_job_queue_sensor",
+        queue_kinds()[0],
         "Queued batch jobs",
         pending_batch_jobs,
         _batch_run_request,
@@ -216,15 +270,17 @@ def batch_job_queue_sensor(
     ),
 )
 def publishing_queue_sensor(
-    context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource
+    context: dg.SensorEvaluationContext, cdr_db: CdrDatabaseResource, email: EmailResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """One run request per ``Ready`` publishing job that has no run yet."""
+    """One run request per ``Ready`` publishing job that is due an attempt."""
     from cdr_dagster.cdr.queues import pending_publishing_jobs
 
     return _tick(
         context,
         cdr_db,
+        email,
         "publishing_queue_sensor",
+        queue_kinds()[1],
         "Ready publishing jobs",
         pending_publishing_jobs,
         _publishing_run_request,

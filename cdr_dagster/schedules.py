@@ -31,6 +31,13 @@ definition; :func:`read_schedule_table` returns them for tools such as the expor
 A job with time-window partitions (the monthly reports) gets a schedule that requests, at each
 tick, the last partition complete at the scheduled time, with ``run_key`` = that partition key,
 as ``build_schedule_from_partitioned_job`` does, plus the entry's run config.
+
+The misfire policy: when the daemon comes back after a time down, Dagster evaluates the latest
+tick it missed. A tick evaluated more than ``misfire_grace_minutes`` after its scheduled time
+(default :data:`DEFAULT_MISFIRE_GRACE_MINUTES`) is skipped with the reason in the tick log,
+and, for an entry with ``misfire_mail: true``, one mail to the Developers Notification group:
+Friday's weekly publishing does not start on Saturday. See docs/run-lifecycle.md ("Missed
+ticks").
 """
 
 from __future__ import annotations
@@ -40,15 +47,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import yaml
+from dagster._check import CheckError
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
+from dagster._time import get_current_timestamp
 from dagster._utils.schedules import is_valid_cron_string
 
-from cdr_dagster.settings import TIERS, TIMEZONE
+from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS, TIMEZONE
 
 # What an entry may target: a job from @job (or graph.to_job) or from define_asset_job.
 SchedulableJob = dg.JobDefinition | UnresolvedAssetJobDefinition
@@ -56,6 +66,8 @@ SchedulableJob = dg.JobDefinition | UnresolvedAssetJobDefinition
 SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 SECTIONS = ("schedules", "on_demand")
+#: How late (minutes after its scheduled time) a tick may still start when its entry sets none.
+DEFAULT_MISFIRE_GRACE_MINUTES = 60
 SCHEDULE_KEYS = {
     "name": True,
     "job": True,
@@ -65,6 +77,8 @@ SCHEDULE_KEYS = {
     "run_config": False,
     "legacy_name": False,
     "legacy_class": False,
+    "misfire_grace_minutes": False,
+    "misfire_mail": False,
 }
 ON_DEMAND_KEYS = {
     "name": True,
@@ -101,6 +115,8 @@ class ScheduleEntry:
     run_config: Mapping[str, Any] = field(default_factory=dict)
     legacy_name: str | None = None
     legacy_class: str | None = None
+    misfire_grace_minutes: float = DEFAULT_MISFIRE_GRACE_MINUTES
+    misfire_mail: bool = False
 
     @property
     def label(self) -> str:
@@ -301,6 +317,14 @@ def _parse_entry(
                     problems.append(f"{label}: tier {tier!r} is not one of {', '.join(TIERS)}")
             if len(set(map(str, tiers))) != len(tiers):
                 problems.append(f"{label}: a tier is listed twice in {tiers}")
+    grace = item.get("misfire_grace_minutes", DEFAULT_MISFIRE_GRACE_MINUTES)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace <= 0:
+        problems.append(
+            f"{label}: misfire_grace_minutes must be a number of minutes above 0, not {grace!r}"
+        )
+    misfire_mail = item.get("misfire_mail", False)
+    if not isinstance(misfire_mail, bool):
+        problems.append(f"{label}: misfire_mail must be true or false, not {misfire_mail!r}")
     run_config = item.get("run_config")
     if run_config is None:
         run_config = {}
@@ -319,6 +343,8 @@ def _parse_entry(
         run_config=run_config,
         legacy_name=item.get("legacy_name"),
         legacy_class=item.get("legacy_class"),
+        misfire_grace_minutes=grace,
+        misfire_mail=misfire_mail,
     )
 
 
@@ -461,28 +487,95 @@ def _schedule_definition(
             ("tiers", ", ".join(entry.tiers) or "none"),
             ("legacy_name", entry.legacy_name),
             ("legacy_class", entry.legacy_class),
+            ("misfire_grace_minutes", f"{entry.misfire_grace_minutes:g}"),
+            ("misfire_mail", "yes" if entry.misfire_mail else None),
         )
         if value
     }
-    common: dict[str, Any] = {
-        "name": entry.name,
-        "cron_schedule": entry.cron,
-        "target": job,
-        "execution_timezone": TIMEZONE,
-        "default_status": status,
-        "description": entry.description,
-        "metadata": metadata,
-    }
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-        return dg.ScheduleDefinition(
-            execution_fn=_last_partition_fn(partitions, entry.run_config), **common
+        request = _last_partition_fn(partitions, entry.run_config)
+    else:
+        request = _run_config_fn(entry.run_config)
+    return dg.ScheduleDefinition(
+        name=entry.name,
+        cron_schedule=entry.cron,
+        target=job,
+        execution_timezone=TIMEZONE,
+        default_status=status,
+        description=entry.description,
+        metadata=metadata,
+        execution_fn=_on_time_only(entry, request),
+        required_resource_keys={"email"} if entry.misfire_mail else None,
+    )
+
+
+RequestFn = Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]
+
+
+def _on_time_only(entry: ScheduleEntry, request: RequestFn) -> RequestFn:
+    """``request``, unless the tick is evaluated more than the entry's grace after its time.
+
+    "Now" is Dagster's clock, the one its scheduler daemon reads.
+    """
+    grace_seconds = entry.misfire_grace_minutes * 60
+
+    def on_time_only(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        try:
+            scheduled = context.scheduled_execution_time
+        except CheckError:  # a tick evaluated by hand (tests, tools) has no time: on time
+            scheduled = None
+        if scheduled is not None:
+            late = get_current_timestamp() - scheduled.timestamp()
+            if late > grace_seconds:
+                return _missed(context, entry, scheduled, late)
+        return request(context)
+
+    return on_time_only
+
+
+def _minutes(seconds: float) -> str:
+    """``95 min`` or ``1.5 min``: a lateness for people."""
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+
+
+def _missed(
+    context: dg.ScheduleEvaluationContext, entry: ScheduleEntry, scheduled: Any, late: float
+) -> dg.SkipReason:
+    """Skip a tick that came too late, saying why; mail about it when the entry asks to."""
+    when = scheduled.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M %Z")
+    reason = (
+        f"missed: the tick of {when} came {_minutes(late)} late, more than the "
+        f"{entry.misfire_grace_minutes:g} min this schedule allows (misfire_grace_minutes); "
+        "it is skipped, the next tick runs as usual"
+    )
+    if entry.misfire_mail:
+        subject = f"Missed schedule {entry.name} ({when})"
+        body = (
+            f"Schedule: {entry.name} (job {entry.job})\n"
+            f"Scheduled for: {when}\n"
+            f"Evaluated: {_minutes(late)} late (the scheduler was not running)\n\n"
+            f"The run was skipped because it is more than {entry.misfire_grace_minutes:g} "
+            "minutes late. Launch the job from the Dagster UI if it should still run.\n"
         )
-    return dg.ScheduleDefinition(run_config=dict(entry.run_config), **common)
+        try:
+            context.resources.email.send(subject, body, group=DEVELOPERS_GROUP)
+        except Exception as exc:  # noqa: BLE001 - the skip itself must still be recorded
+            context.log.error(f"could not mail about the missed tick: {exc}")
+            reason += f" (the mail about it failed: {exc})"
+    context.log.warning(reason)
+    return dg.SkipReason(reason)
+
+
+def _run_config_fn(run_config: Mapping[str, Any]) -> RequestFn:
+    def request_run(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(run_config=dict(run_config))
+
+    return request_run
 
 
 def _last_partition_fn(
     partitions: dg.TimeWindowPartitionsDefinition, run_config: Mapping[str, Any]
-) -> Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]:
+) -> RequestFn:
     def request_last_partition(
         context: dg.ScheduleEvaluationContext,
     ) -> dg.RunRequest | dg.SkipReason:

@@ -1,13 +1,21 @@
 """Sensors of the code location that are not tied to one job family.
 
-``run_failure_email_sensor`` replaces what the legacy scheduler never had: a mail to the
-Developers Notification group whenever a run of this code location fails.
+- ``run_failure_email_sensor`` replaces what the legacy scheduler never had: a mail to the
+  Developers Notification group whenever a run of this code location fails. A failed queue
+  run that left its CDR row claimed (its worker died) first gets the row its failing status,
+  and the mail says so (``cdr_dagster.queue_recovery``).
+- ``queue_run_canceled_sensor`` does the same for a canceled queue run, and mails only when
+  it had to record the row's end.
 """
 
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from cdr_dagster.jobs.batch_jobs import run_batch_job
+from cdr_dagster.jobs.publishing_queue import run_publishing_job
+from cdr_dagster.queue_recovery import settle_row_of_ended_run
+from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP
 
@@ -37,13 +45,18 @@ def _error_lines(error: "SerializableErrorInfo | None") -> list[str]:
     return lines
 
 
-def failure_report(context: dg.RunFailureSensorContext) -> tuple[str, str]:
-    """Subject and plain-text body describing a failed run: job, run id, failing steps, error."""
+def failure_report(
+    context: dg.RunFailureSensorContext, queue_row: str | None = None
+) -> tuple[str, str]:
+    """Subject and plain-text body describing a failed run: job, run id, failing steps, error,
+    and ``queue_row``, what became of the CDR queue row the run had claimed, when given."""
     run = context.dagster_run
     lines = [
         f"Job: {run.job_name}",
         f"Run id: {run.run_id}",
     ]
+    if queue_row:
+        lines.append(f"CDR queue row: {queue_row}")
     attempt = run.tags.get("dagster/retry_number")
     if attempt:
         lines.append(f"Attempt: {int(attempt) + 1}")
@@ -71,14 +84,51 @@ def failure_report(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def run_failure_email_sensor(context: dg.RunFailureSensorContext, email: EmailResource) -> None:
-    """Send one failure mail per failed run that will not be retried."""
+def run_failure_email_sensor(
+    context: dg.RunFailureSensorContext, email: EmailResource, cdr_db: CdrDatabaseResource
+) -> None:
+    """Send one failure mail per failed run that will not be retried, after recording the end
+    of the queue row the run left claimed, if any."""
     run = context.dagster_run
     stored = context.instance.get_run_by_id(run.run_id) if context.instance else None
     tags = stored.tags if stored is not None else run.tags
     if tags.get(WILL_RETRY_TAG) == "true":
         context.log.info(f"run {run.run_id} will be retried; not reported")
         return
-    subject, body = failure_report(context)
+    queue_row = settle_row_of_ended_run(
+        context.instance, stored or run, cdr_db, why=context.failure_event.message
+    )
+    if queue_row:
+        context.log.warning(queue_row)
+    subject, body = failure_report(context, queue_row)
     sent = email.send(subject, body, group=DEVELOPERS_GROUP)
     context.log.info(f"failure of run {run.run_id} mailed to {', '.join(sent.recipients)}")
+
+
+@dg.run_status_sensor(
+    name="queue_run_canceled_sensor",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=[run_batch_job, run_publishing_job],
+    description=(
+        "When a run of run_batch_job or run_publishing_job is canceled after it claimed its "
+        "CDR queue row but before it recorded the row's end (its worker was already gone), "
+        "records the queue's failing status (Aborted, Failure) with the reason and mails the "
+        "Developers Notification group. A run canceled before its claim leaves the row "
+        "waiting; the queue sensor requests it again."
+    ),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+def queue_run_canceled_sensor(
+    context: dg.RunStatusSensorContext, email: EmailResource, cdr_db: CdrDatabaseResource
+) -> None:
+    """Record the end of the queue row a canceled run left claimed, and say so."""
+    run = context.dagster_run
+    queue_row = settle_row_of_ended_run(context.instance, run, cdr_db, why="the run was canceled")
+    if not queue_row:
+        return
+    context.log.warning(queue_row)
+    subject = f"Dagster run canceled: {run.job_name} ({run.run_id[:8]})"
+    body = f"Job: {run.job_name}\nRun id: {run.run_id}\nCDR queue row: {queue_row}\n"
+    sent = email.send(subject, body, group=DEVELOPERS_GROUP)
+    context.log.info(f"cancellation of run {run.run_id} mailed to {', '.join(sent.recipients)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import textwrap
 import threading
 import time
@@ -160,6 +161,10 @@ elif subset == "Interim-Export":
     sys.exit(1)
 elif subset == "Push_Documents_To_Cancer.Gov_Export":
     update_status("Waiting user approval", "Waiting for push job release")
+elif subset == "Slow-Export":
+    import time
+    time.sleep(120)
+    update_status("Success", "Exported slowly")
 print(f"Job {job_id} ended", flush=True)
 """
 
@@ -237,6 +242,32 @@ def op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
         data = failures[0].step_failure_data.user_failure_data
         return {k: v.value for k, v in data.metadata.items()}
     return {}
+
+
+def queue_sensor_context(
+    instance: dg.DagsterInstance,
+    engine: Engine,
+    sensor_name: str,
+    email: EmailResource | None = None,
+    cursor: str | None = None,
+) -> dg.SensorEvaluationContext:
+    """The context of one tick of queue sensor ``sensor_name`` on the test CDR database.
+
+    ``email`` receives the sensor's reports about rows left for the operators; by default
+    they go to an outbox folder nobody reads (ticks that report nothing never write there).
+    """
+    if email is None:
+        outbox = Path(tempfile.gettempdir()) / "cdr-queue-outbox"
+        email = EmailResource(tier="DEV", outbox_dir=str(outbox))
+    context = dg.build_sensor_context(
+        instance=instance,
+        sensor_name=sensor_name,
+        cursor=cursor,
+        resources={"cdr_db": checked_resource(engine_url(engine)), "email": email},
+    )
+    # The mail resource nests the database resource, which Dagster only builds inside the
+    # context's scope; the scope holds nothing that needs closing, so it is simply entered.
+    return context.__enter__()
 
 
 def checked_resource(url: str) -> CdrDatabaseResource:
@@ -332,15 +363,20 @@ LOCATION_MODULE = "cdr_dagster_tests.queue_location"
 
 @contextlib.contextmanager
 def queue_daemon(
-    home: Path, cdr_url: str, basedir: Path, interval_seconds: int | None = None
+    home: Path,
+    cdr_url: str,
+    basedir: Path,
+    interval_seconds: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[DagsterDaemon]:
     """A :class:`DagsterDaemon` (not yet started) on a fresh PostgreSQL instance database.
 
     ``home`` becomes DAGSTER_HOME, with the repository's dagster.yaml and a workspace naming
     the queue location; the CDR database is ``cdr_url`` and the scripts live in ``basedir``.
     The sensors look every ``interval_seconds`` (default: the shipped default) and watch for
-    the shipped time. The instance database is dropped afterwards, once every started process
-    is ended.
+    the shipped time; ``extra_env`` adds to the daemon's environment (e.g. the SMTP server of
+    the location's mail resource). The instance database is dropped afterwards, once every
+    started process is ended.
     """
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -372,6 +408,7 @@ def queue_daemon(
             env.pop(variable, None)  # the shipped defaults, whatever this process has
         if interval_seconds is not None:
             env[BATCH_INTERVAL_VARIABLE] = env[PUBLISHING_INTERVAL_VARIABLE] = str(interval_seconds)
+        env.update(extra_env or {})
         storage = {key: value for key, value in env.items() if key.startswith("DAGSTER_PG_")}
         saved = {key: os.environ.get(key) for key in storage}
         os.environ.update(storage)

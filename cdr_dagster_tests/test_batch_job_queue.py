@@ -42,6 +42,7 @@ from cdr_dagster_tests.queue_fixtures import (
     insert_batch_job,
     inserted_later,
     invocations,
+    queue_sensor_context,
     run_queue_job,
     write_cdr_scripts,
     write_script,
@@ -497,12 +498,10 @@ def one_look_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WATCH_VARIABLE, "0")
 
 
-def sensor_context(instance: dg.DagsterInstance, cdr_db: Engine) -> dg.SensorEvaluationContext:
-    return dg.build_sensor_context(
-        instance=instance,
-        sensor_name=SENSOR,
-        resources={"cdr_db": checked_resource(engine_url(cdr_db))},
-    )
+def sensor_context(
+    instance: dg.DagsterInstance, cdr_db: Engine, **kwargs
+) -> dg.SensorEvaluationContext:
+    return queue_sensor_context(instance, cdr_db, SENSOR, **kwargs)
 
 
 def record_requested_runs(
@@ -674,4 +673,6 @@ def test_the_queue_code_location_loads() -> None:
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "batch_job_queue_sensor",
         "publishing_queue_sensor",
+        "run_failure_email_sensor",
+        "queue_run_canceled_sensor",
     }

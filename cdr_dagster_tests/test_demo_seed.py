@@ -501,7 +501,7 @@ def test_dagster_yaml_is_a_valid_sqlite_instance(demo: Path) -> None:
 
     config, _ = dagster_instance_config(str(demo / "dagster_home"))
     assert config["telemetry"]["enabled"] is False
-    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 4
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 8
     assert config["sensors"]["use_threads"] is True
     assert config["sensors"]["num_workers"] == 8
     assert config["run_queue"]["dequeue_interval_seconds"] == 1

@@ -37,7 +37,7 @@ def _failure_context(instance: dg.DagsterInstance, email: EmailResource, *, will
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=failure,
-        resources={"email": email},
+        resources={"email": email, "cdr_db": email.cdr_db},
     )
     return context, result.run_id
 

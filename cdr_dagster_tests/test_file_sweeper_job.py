@@ -6,6 +6,8 @@ moment the test runs (with margins of days). No postponed annotations: Dagster r
 """
 
 import os
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -261,9 +263,90 @@ def test_break_lock_is_refused_while_another_sweep_run_is_in_progress(
         assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
         result = run(resources, instance, break_lock=True)
     assert not result.success
-    assert f"break_lock refused: sweep_files run(s) {other.run_id}" in failure(result)
+    assert f"break_lock refused: sweep_files run {other.run_id} may hold the lock" in failure(
+        result
+    )
     assert lock.read_text() == "taken by a live run"
     assert (root / "a.log").exists()
+
+
+def started_sweep_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
+    """A sweep_files run the instance believes STARTED (as a run whose worker was killed)."""
+    other = instance.create_run_for_job(sweep_files_job, run_config={})
+    instance.handle_run_event(
+        other.run_id,
+        dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="sweep_files", message="x"),
+    )
+    return other
+
+
+_TAKE_LOCK = """
+import os, sys, time
+from cdr_dagster.sweeper.lock import SweepLock
+SweepLock(sys.argv[1]).acquire(owner="dagster run " + sys.argv[2])
+print("taken", flush=True)
+if sys.argv[3] == "die":
+    os._exit(0)  # as a killed sweep: the lock file stays
+time.sleep(120)
+"""
+
+
+def take_lock_in_a_process(lock: Path, run_id: str, die: bool) -> subprocess.Popen:
+    """A real process that takes the sweep lock for ``run_id``, then dies or stays alive."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _TAKE_LOCK, str(lock), run_id, "die" if die else "live"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "taken"
+    return process
+
+
+def test_break_lock_removes_a_lock_whose_process_died_while_its_run_still_looks_started(
+    resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path
+) -> None:
+    """The lock mail recommends break_lock: it works as soon as the holder is gone, before run
+    monitoring has failed the dead holder's run."""
+    aged_file(root / "a.log", 40)
+    add_sweep_document(
+        cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
+    )
+    lock = basedir / "Log" / LOCK_FILE_NAME
+    with dg.instance_for_test() as instance:
+        dead = started_sweep_run(instance)
+        take_lock_in_a_process(lock, dead.run_id, die=True).wait(timeout=30)
+        assert lock.exists(), "the dead sweep should have left its lock file"
+
+        refused = run(resources, instance)
+        assert not refused.success and lock.exists(), "without break_lock the lock is fatal"
+        result = run(resources, instance, break_lock=True)
+
+    assert result.success, failure(result)
+    assert not lock.exists(), "break_lock left the dead sweep's lock file"
+    assert not (root / "a.log").exists(), "the sweep after break_lock did not sweep"
+
+
+def test_break_lock_is_refused_while_the_process_holding_the_lock_lives(
+    resources, cdr_db: Engine, cdr_rows, root: Path, basedir: Path
+) -> None:
+    aged_file(root / "a.log", 40)
+    add_sweep_document(
+        cdr_db, cdr_rows, 5, [("V", document(rule_xml("L", "Delete", root, ["*"], Youngest=7)))]
+    )
+    lock = basedir / "Log" / LOCK_FILE_NAME
+    with dg.instance_for_test() as instance:
+        holder_run = started_sweep_run(instance)
+        holder = take_lock_in_a_process(lock, holder_run.run_id, die=False)
+        try:
+            result = run(resources, instance, break_lock=True)
+        finally:
+            holder.kill()
+            holder.wait()
+
+    assert not result.success
+    assert f"break_lock refused: process {holder.pid} on " in failure(result)
+    assert f"(dagster run {holder_run.run_id}) holds the lock" in failure(result)
+    assert lock.exists() and (root / "a.log").exists()
 
 
 def test_test_mode_changes_nothing_on_disk_or_in_the_database(

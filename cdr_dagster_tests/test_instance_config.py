@@ -41,22 +41,70 @@ def test_storage_is_postgres(production_instance: dg.DagsterInstance) -> None:
     assert production_instance.get_runs_count() == 0
 
 
-def test_run_queue_limits(production_instance: dg.DagsterInstance) -> None:
-    from dagster._core.run_coordinator import QueuedRunCoordinator
-
-    coordinator = production_instance.run_coordinator
-    assert isinstance(coordinator, QueuedRunCoordinator)
-    queue = production_instance.get_concurrency_config().run_queue_config
-    assert queue.max_concurrent_runs == 6
+def _lane_limits(instance: dg.DagsterInstance) -> tuple[int, dict[tuple[str, str], int]]:
+    """The instance's run limit and its tag limits by (key, value)."""
+    queue = instance.get_concurrency_config().run_queue_config
     limits = {
         (limit["key"], str(limit.get("value"))): limit["limit"]
         for limit in queue.tag_concurrency_limits
     }
+    return queue.max_concurrent_runs, limits
+
+
+def assert_lanes(instance: dg.DagsterInstance) -> None:
+    """The run queue has the lanes of cdr_dagster.lanes, and health and publishing runs always
+    find a slot however many capped runs wait."""
+    from cdr_dagster.lanes import LANE_LIMITS, LANE_TAG
+
+    max_runs, limits = _lane_limits(instance)
     assert limits[("cdr/lock", "{'applyLimitPerUniqueValue': True}")] == 1
+    caps = {value: limit for (key, value), limit in limits.items() if key == LANE_TAG}
+    assert caps == LANE_LIMITS, (
+        f"dagster.yaml caps lanes {caps}, cdr_dagster.lanes says {LANE_LIMITS}"
+    )
+    free = max_runs - sum(caps.values())
+    assert free >= 3, f"only {free} of {max_runs} slots stay free for health and publishing runs"
     # Publishing jobs must be free to run side by side: a weekly publishing run waits for the
     # export job it queued, which only another run (run_publishing_job) can start.
     assert not any(key == "cdr/queue" for key, _ in limits)
+    assert ("cdr/lane", "publishing") not in limits
+
+
+def test_run_queue_limits(production_instance: dg.DagsterInstance) -> None:
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    assert isinstance(production_instance.run_coordinator, QueuedRunCoordinator)
+    max_runs, _ = _lane_limits(production_instance)
+    assert max_runs == 8
+    assert_lanes(production_instance)
     assert production_instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_run_launcher_checks_run_workers(production_instance: dg.DagsterInstance) -> None:
+    """Run monitoring can tell a dead run worker, and polls often enough to fail its run
+    within two minutes of the daemon (re)starting."""
+    from cdr_dagster.run_launcher import HostRunLauncher
+
+    launcher = production_instance.run_launcher
+    assert isinstance(launcher, HostRunLauncher)
+    assert launcher.supports_check_run_worker_health
+    assert production_instance.run_monitoring_enabled
+    assert production_instance.run_monitoring_settings["poll_interval_seconds"] <= 30
+    assert production_instance.run_monitoring_start_timeout_seconds < 120
+
+
+def test_the_demo_instance_has_the_same_lanes_and_launcher(tmp_path: Path) -> None:
+    from cdr_dagster.demo.folders import write_dagster_home
+    from cdr_dagster.run_launcher import HostRunLauncher
+
+    write_dagster_home(tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert_lanes(instance)
+        assert isinstance(instance.run_launcher, HostRunLauncher)
+        assert instance.run_monitoring_enabled
+    finally:
+        instance.dispose()
 
 
 def test_monitoring_retries_retention_telemetry(production_instance: dg.DagsterInstance) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import freeze_time
 from lxml import html as lxml_html
 
 from cdr_dagster.cdr import monthly_stats as ms
@@ -636,9 +637,12 @@ def test_the_shipped_schedule_requests_the_previous_month(tmp_path):
     schedule = defs.resolve_schedule_def("monthly_stats_report_monthly")
     assert schedule.execution_timezone == "America/New_York"
     tick = datetime(2024, 6, 1, 8, 0, tzinfo=ZoneInfo("America/New_York"))
-    with dg.build_schedule_context(
-        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
-    ) as context:
+    with (
+        dg.build_schedule_context(
+            scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        ) as context,
+        freeze_time(tick),
+    ):
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-05-01" and request.run_key == "2024-05-01"
     assert request.run_config == {"ops": {"monthly_stats_report_op": {"config": {"mode": "live"}}}}

@@ -37,6 +37,7 @@ from cdr_dagster_tests.queue_fixtures import (
     inserted_later,
     invocations,
     publishing_row,
+    queue_sensor_context,
     run_queue_job,
     write_cdr_scripts,
 )
@@ -284,8 +285,11 @@ def test_a_missing_job_is_reported_not_run(resources, instance) -> None:
     assert "publishing job 876543 does not exist; nothing to run" in messages
 
 
-def test_the_job_is_in_the_one_publishing_lane() -> None:
+def test_the_job_is_in_the_publishing_lane_and_never_retried() -> None:
     assert run_publishing_job.tags["cdr/queue"] == "publishing"
+    assert run_publishing_job.tags["cdr/lane"] == "publishing"
+    assert run_publishing_job.tags["dagster/priority"] == "50"
+    assert run_publishing_job.tags["dagster/max_retries"] == "0"
     assert PublishingJobConfig(pub_proc_id=1).publish_script == DEFAULT_PUBLISH_SCRIPT
 
 
@@ -300,12 +304,10 @@ def one_look_per_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WATCH_VARIABLE, "0")
 
 
-def sensor_context(instance: dg.DagsterInstance, cdr_db: Engine) -> dg.SensorEvaluationContext:
-    return dg.build_sensor_context(
-        instance=instance,
-        sensor_name=SENSOR,
-        resources={"cdr_db": checked_resource(engine_url(cdr_db))},
-    )
+def sensor_context(
+    instance: dg.DagsterInstance, cdr_db: Engine, **kwargs
+) -> dg.SensorEvaluationContext:
+    return queue_sensor_context(instance, cdr_db, SENSOR, **kwargs)
 
 
 def test_sensor_requests_one_run_per_ready_job(cdr_db: Engine, instance) -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import freeze_time
 from pydantic import Field
 
 from cdr_dagster.schedules import (
@@ -210,7 +211,7 @@ def test_tick_gives_the_run_config(tmp_path: Path) -> None:
         ("sweep_files_nightly", "sweep_files_op", {"test_mode": True}),
         ("glossary_nightly", "glossary_dictionary", {"recips": ["a@example.gov"]}),
     ):
-        with dg.build_schedule_context(scheduled_execution_time=when) as context:
+        with dg.build_schedule_context(scheduled_execution_time=when) as context, freeze_time(when):
             result = schedules[name].evaluate_tick(context)
         assert result.run_requests is not None and len(result.run_requests) == 1
         assert result.run_requests[0].run_config == {"ops": {node: {"config": config}}}
@@ -225,10 +226,13 @@ def test_partitioned_job_runs_the_last_complete_month(tmp_path: Path) -> None:
         resources={"archive": ArchiveResource(root=str(tmp_path))},
     )
     schedule = defs.resolve_schedule_def("report_monthly")
-    with dg.build_schedule_context(
-        scheduled_execution_time=datetime(2025, 4, 1, 8, 0, tzinfo=TZ),
-        repository_def=defs.get_repository_def(),
-    ) as context:
+    when = datetime(2025, 4, 1, 8, 0, tzinfo=TZ)
+    with (
+        dg.build_schedule_context(
+            scheduled_execution_time=when, repository_def=defs.get_repository_def()
+        ) as context,
+        freeze_time(when),
+    ):
         result = schedule.evaluate_tick(context)
     assert result.run_requests is not None
     (request,) = result.run_requests
@@ -248,13 +252,13 @@ def test_loaded_schedules_work_in_definitions(tmp_path: Path) -> None:
     dg.Definitions.validate_loadable(defs)
     schedule = defs.resolve_schedule_def("glossary_nightly")
     assert schedule.job_name == "glossary_dictionary_job"
-    result = sweep_files_job.execute_in_process(
-        run_config=by_name(load(tmp_path, GOOD))["sweep_files_nightly"]
-        .evaluate_tick(
-            dg.build_schedule_context(scheduled_execution_time=datetime(2025, 5, 1, tzinfo=TZ))
+    when = datetime(2025, 5, 1, tzinfo=TZ)
+    with freeze_time(when):
+        tick = by_name(load(tmp_path, GOOD))["sweep_files_nightly"].evaluate_tick(
+            dg.build_schedule_context(scheduled_execution_time=when)
         )
-        .run_requests[0]
-        .run_config,
+    result = sweep_files_job.execute_in_process(
+        run_config=tick.run_requests[0].run_config,
         resources={"archive": ArchiveResource(root=str(tmp_path))},
     )
     assert result.success
@@ -284,9 +288,8 @@ def test_the_code_location_schedules_yaml_loads() -> None:
         schedule = schedules["automated_testing_job"]
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.cron_schedule == "59 3 * * *"
-    with dg.build_schedule_context(
-        scheduled_execution_time=datetime(2025, 6, 2, 3, 59, tzinfo=TZ)
-    ) as context:
+    when = datetime(2025, 6, 2, 3, 59, tzinfo=TZ)
+    with dg.build_schedule_context(scheduled_execution_time=when) as context, freeze_time(when):
         request = schedule.evaluate_tick(context).run_requests[0]  # type: ignore[index]
     config = request.run_config["ops"]
     assert list(config) == ["smoke_test_op"]

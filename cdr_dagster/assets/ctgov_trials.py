@@ -25,6 +25,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.ctgov import CtgovApiResource
 
@@ -216,6 +217,7 @@ recent_ctgov_trials_job = dg.define_asset_job(
     description="Record the trials registered at ClinicalTrials.gov since the cutoff "
     "(recent_ctgov_trials).",
     tags={
+        **lane_tags("chores"),
         "cdr/family": "trials",
         "cdr/lock": ASSET,
         "dagster/max_runtime": MAX_RUNTIME_SECONDS,

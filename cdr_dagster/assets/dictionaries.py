@@ -44,6 +44,7 @@ from cdr_dagster.assets.search_loads import (
     warn_if_target_ignored,
 )
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
@@ -147,13 +148,21 @@ glossary_dictionary_job = dg.define_asset_job(
     "glossary_dictionary_job",
     selection=[glossary_dictionary],
     description="Rebuild the glossaryv1 index of the glossary API (asset glossary_dictionary).",
-    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": "glossary_dictionary"},
+    tags={
+        **lane_tags("chores"),
+        "dagster/max_runtime": MAX_RUNTIME_SECONDS,
+        "cdr/lock": "glossary_dictionary",
+    },
 )
 drug_dictionary_job = dg.define_asset_job(
     "drug_dictionary_job",
     selection=[drug_dictionary],
     description="Rebuild the drugv1 index of the drug dictionary API (asset drug_dictionary).",
-    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": "drug_dictionary"},
+    tags={
+        **lane_tags("chores"),
+        "dagster/max_runtime": MAX_RUNTIME_SECONDS,
+        "cdr/lock": "drug_dictionary",
+    },
 )
 
 assets = [glossary_dictionary, drug_dictionary]

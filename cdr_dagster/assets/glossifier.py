@@ -29,6 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import CmsResource
 from cdr_dagster.resources.email import EmailResource
@@ -181,7 +182,7 @@ glossifier_terms_job = dg.define_asset_job(
     "glossifier_terms_job",
     selection=[glossifier_terms],
     description="Refresh the glossifier terms on the CMS servers (asset glossifier_terms).",
-    tags={"cdr/lock": "glossifier_terms"},
+    tags={**lane_tags("chores"), "cdr/lock": "glossifier_terms"},
 )
 
 assets = [glossifier_terms]

@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -285,12 +286,12 @@ sftp_access_log_job = dg.define_asset_job(
     "sftp_access_log_job",
     selection=[sftp_access_log],
     description="Mirror the s/FTP logs and top up the cumulative log (sftp_access_log).",
-    tags={"cdr/family": "partners", "cdr/lock": "sftp_log"},
+    tags={**lane_tags("chores"), "cdr/family": "partners", "cdr/lock": "sftp_log"},
 )
 
 pdq_access_report_job = dg.define_asset_job(
     "pdq_access_report_job",
     selection=[pdq_access_report],
     description="Build and mail one month's PDQ partner access report (pdq_access_report).",
-    tags={"cdr/family": "partners"},
+    tags={**lane_tags("chores"), "cdr/family": "partners"},
 )

@@ -29,6 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.sftp import SftpResource
 from cdr_dagster.settings import TIERS
@@ -191,7 +192,7 @@ dictionary_sitemap_job = dg.define_asset_job(
     selection=[dictionary_sitemap],
     description="Rebuild the dictionary sitemap and upload it to NetStorage "
     "(asset dictionary_sitemap).",
-    tags={"cdr/lock": "dictionary_sitemap"},
+    tags={**lane_tags("chores"), "cdr/lock": "dictionary_sitemap"},
 )
 
 assets = [dictionary_sitemap]

@@ -40,6 +40,7 @@ from cdr_dagster.assets.search_loads import (
     warn_if_target_ignored,
 )
 from cdr_dagster.cdr.trial_info.checks import BLOCKING, CHECK_URLS, DESCRIPTIONS
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.evs import EvsResource
@@ -218,7 +219,7 @@ trial_listing_info_job = dg.define_asset_job(
     selection=[trial_listing_info],
     description="Rebuild the listinginfov1 and trialtypeinfov1 indexes of the "
     "clinical-trials-listing API from EVS (asset trial_listing_info).",
-    tags={"dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": ASSET},
+    tags={**lane_tags("chores"), "dagster/max_runtime": MAX_RUNTIME_SECONDS, "cdr/lock": ASSET},
 )
 
 assets = [trial_listing_info]

@@ -57,18 +57,36 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 
-# The run queue: at most four runs at once; chores that must not overlap carry a `cdr/lock`
-# tag. Publishing runs are not limited: weekly publishing waits for the job it queued.
+# The run queue: lanes as in production (cdr_dagster/lanes.py): at most eight runs at once,
+# at most three batch reports and two chores, so health and publishing runs always find a
+# slot; chores that must not overlap carry a `cdr/lock` tag. Publishing runs are not limited:
+# weekly publishing waits for the job it queued.
 concurrency:
   runs:
-    max_concurrent_runs: 4
+    max_concurrent_runs: 8
     tag_concurrency_limits:
       - key: cdr/lock
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+      - key: cdr/lane
+        value: batch
+        limit: 3
+      - key: cdr/lane
+        value: chores
+        limit: 2
   pools:
     default_limit: 1
+
+# Runs whose worker died are failed by run monitoring, as in production.
+run_launcher:
+  module: cdr_dagster.run_launcher
+  class: HostRunLauncher
+
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 110
+  poll_interval_seconds: 30
 
 # Dequeue every second so a queued batch job becomes a running run within seconds (DESIGN 8b).
 # (Only the dequeue interval lives here; the run limits are under `concurrency` above.)

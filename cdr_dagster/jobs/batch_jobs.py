@@ -22,7 +22,8 @@ run (and so reaches the run-failure mail); a job an operator stopped (``Stopped`
 import dagster as dg
 from pydantic import Field
 
-from cdr_dagster.jobs.queue_runs import RowQueue, run_claimed_row
+from cdr_dagster.jobs.queue_runs import QUEUE_JOB_TAGS, RowQueue, run_claimed_row
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 
@@ -116,7 +117,7 @@ def run_batch_job_op(
         "how it ended. Launched by batch_job_queue_sensor, one run per batch_job row; "
         "replaces the legacy batch_job_queue.Sweeper."
     ),
-    tags={"cdr/family": "queues", "cdr/queue": "batch"},
+    tags={**lane_tags("batch"), **QUEUE_JOB_TAGS, "cdr/queue": "batch"},
 )
 def run_batch_job() -> None:
     """The one-op batch job runner."""

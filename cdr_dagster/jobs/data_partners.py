@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -139,7 +140,7 @@ def notify_data_partners_op(
         "re-executed run mails nobody twice. A live run on a tier other than PROD sends the "
         "partner mail to the test recipients but records and saves in that tier's database."
     ),
-    tags={"cdr/family": "partners", "cdr/lock": "notify_data_partners"},
+    tags={**lane_tags("chores"), "cdr/family": "partners", "cdr/lock": "notify_data_partners"},
 )
 def notify_data_partners_job() -> None:
     """The one-op partner notification job."""
@@ -260,7 +261,7 @@ def data_partner_list_report_op(
         "CDR_BASEDIR/reports and mailed. Last accesses come from the sftp_access_log asset, so "
         "run it on the tier that keeps that log (DEV)."
     ),
-    tags={"cdr/family": "partners"},
+    tags={**lane_tags("chores"), "cdr/family": "partners"},
 )
 def data_partner_list_report_job() -> None:
     """The one-op partner list job."""

@@ -20,6 +20,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -138,7 +139,7 @@ def report_expiring_links_op(
         "day in place); test mode mails the Test Publishing Notification group (the "
         "legacy job crashed there without recip)."
     ),
-    tags={"cdr/family": "links"},
+    tags={**lane_tags("chores"), "cdr/family": "links"},
 )
 def report_expiring_links_job() -> None:
     """The one-op expiring-links report job."""
@@ -297,7 +298,7 @@ def remove_expired_links_op(
         "Test mode writes CDR{id}.{cwd,pub,lastv}{old,new}.xml and .diff files under "
         "CDR_BASEDIR/GlobalChange/<run time>/ and saves nothing."
     ),
-    tags={"cdr/family": "links", "cdr/lock": "remove_expired_links"},
+    tags={**lane_tags("chores"), "cdr/family": "links", "cdr/lock": "remove_expired_links"},
 )
 def remove_expired_links_job() -> None:
     """The one-op expired-link removal job."""

@@ -19,21 +19,25 @@ Spec 03 section 1; the work is in :mod:`cdr_dagster.sweeper`. A run:
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailError, EmailResource
 from cdr_dagster.settings import TIMEZONE
 
+if TYPE_CHECKING:
+    from cdr_dagster.sweeper.lock import LockHolder
+
 #: Runs of the sweeper share this ``cdr/lock`` value (one at a time, dagster.yaml).
 LOCK_TAG_VALUE = "sweep_files"
 
-_IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
+#: Statuses of a sweep run that may have taken the lock.
+_STARTED = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
@@ -81,11 +85,43 @@ class SweepFilesConfig(dg.Config):
     )
 
 
-def _other_sweeps(context: dg.OpExecutionContext) -> list[str]:
+def _lock_blockers(context: dg.OpExecutionContext, holder: "LockHolder | None") -> list[str]:
+    """What may still hold the sweep lock, so that ``break_lock`` must not remove it.
+
+    The process the lock file names, when it is alive on this host (one on another host
+    counts while its Dagster run has not ended); and any other sweep run that started and is
+    not known to be dead (the instance's run launcher tells a dead run worker). A lock whose
+    holder is gone is broken even before run monitoring has failed that holder's run.
+    """
+    from dagster._core.launcher import WorkerStatus
+
+    from cdr_dagster.processes import Liveness, liveness
+
+    blockers = []
+    dead_runs = set()
+    if holder is not None and holder.process is not None:
+        state = liveness(holder.process)
+        run = context.instance.get_run_by_id(holder.run_id) if holder.run_id else None
+        if state is Liveness.ALIVE or (
+            state is Liveness.ELSEWHERE and (run is None or not run.is_finished)
+        ):
+            blockers.append(f"{holder.process.describe()} ({holder.owner}) holds the lock")
+        elif holder.run_id:
+            dead_runs.add(holder.run_id)
+    launcher = context.instance.run_launcher
     records = context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=context.job_name, statuses=_IN_PROGRESS), limit=20
+        filters=dg.RunsFilter(job_name=context.job_name, statuses=_STARTED), limit=20
     )
-    return [r.dagster_run.run_id for r in records if r.dagster_run.run_id != context.run_id]
+    for record in records:
+        run = record.dagster_run
+        if run.run_id == context.run_id or run.run_id in dead_runs:
+            continue
+        if launcher.supports_check_run_worker_health:
+            health = launcher.check_run_worker_health(run)
+            if health.status == WorkerStatus.FAILED:
+                continue
+        blockers.append(f"sweep_files run {run.run_id} may hold the lock")
+    return blockers
 
 
 def _mail(
@@ -173,11 +209,9 @@ def sweep_files_op(
 
     lock = SweepLock(lock_path(Path(basedir) / "Log"))
     if config.break_lock:
-        others = _other_sweeps(context)
-        if others:
-            raise fail(
-                f"break_lock refused: sweep_files run(s) {', '.join(others)} may hold the lock"
-            )
+        blockers = _lock_blockers(context, lock.holder())
+        if blockers:
+            raise fail(f"break_lock refused: {'; '.join(blockers)}")
         if lock.break_lock():
             log.warning(f"removed the lock file {lock.path} (break_lock)")
     try:
@@ -254,7 +288,7 @@ def sweep_files_op(
         "recordings. Test mode changes nothing and reports what a live run would do. Keeps "
         "the legacy lock file Log/FileSweeper.lockfile (break_lock clears a stale one)."
     ),
-    tags={"cdr/lock": LOCK_TAG_VALUE, "cdr/family": "files"},
+    tags={**lane_tags("chores"), "cdr/lock": LOCK_TAG_VALUE, "cdr/family": "files"},
 )
 def sweep_files_job() -> None:
     """The one-op sweep job."""

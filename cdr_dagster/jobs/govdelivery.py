@@ -19,6 +19,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -227,7 +228,7 @@ def govdelivery_reports_op(
         "run after the others ran; a date-only start/end means midnight; a summary with two "
         "change sections is listed once."
     ),
-    tags={"cdr/family": "reports"},
+    tags={**lane_tags("chores"), "cdr/family": "reports"},
 )
 def govdelivery_reports_job() -> None:
     """The one-op GovDelivery reports job."""

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS
 
@@ -147,7 +148,7 @@ def notify_production_health_op(
         "(cdrping.py) with their counts (legacy health_check.Monitor). Launched without "
         "problems, it checks cdrping.py once and reports a failure."
     ),
-    tags={"cdr/family": "health"},
+    tags={**lane_tags("health"), "cdr/family": "health"},
 )
 def notify_production_health() -> None:
     """One op: the notification."""
@@ -296,7 +297,7 @@ def check_disk_space_op(
         "is below its threshold (C: 10 GiB, D: 100 GiB) or a server cannot be checked "
         "(legacy disk_space.Monitor; hourly on DEV)."
     ),
-    tags={"cdr/family": "health"},
+    tags={**lane_tags("health"), "cdr/family": "health"},
 )
 def check_disk_space() -> None:
     """One op: the check."""

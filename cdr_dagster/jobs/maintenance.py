@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
+
 FINISHED = [
     dg.DagsterRunStatus.SUCCESS,
     dg.DagsterRunStatus.FAILURE,
@@ -64,7 +66,7 @@ def purge_run_history_op(context: dg.OpExecutionContext, config: PurgeRunHistory
         "Deletes finished Dagster runs and their event logs older than keep_days (default "
         "180); Dagster keeps them forever otherwise."
     ),
-    tags={"cdr/lock": "purge_run_history", "cdr/family": "control"},
+    tags={**lane_tags("chores"), "cdr/lock": "purge_run_history", "cdr/family": "control"},
 )
 def purge_run_history_job() -> None:
     """The one-op purge job."""

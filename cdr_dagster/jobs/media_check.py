@@ -17,6 +17,7 @@ from datetime import datetime
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.akamai import MEDIA_LOCK, AkamaiResource
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
@@ -153,7 +154,7 @@ def check_media_op(
         "with fix corrects a clone and promotes it, with rsync pushes it to Akamai. Locks by "
         "renaming media to media.locked, as the publishing push does; always unlocks."
     ),
-    tags={"cdr/lock": MEDIA_LOCK, "cdr/family": "files"},
+    tags={**lane_tags("chores"), "cdr/lock": MEDIA_LOCK, "cdr/family": "files"},
 )
 def check_media_job() -> None:
     """The one-op media check job."""

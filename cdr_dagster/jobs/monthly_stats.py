@@ -20,6 +20,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from cdr_dagster.cdr.monthly_stats_sections import SECTION_NAMES
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
@@ -209,7 +210,7 @@ def monthly_stats_report_op(
         "no mail; the file is saved before mailing and a failed mailing fails the run."
     ),
     partitions_def=monthly_stats_partitions,
-    tags={"cdr/family": "reports"},
+    tags={**lane_tags("chores"), "cdr/family": "reports"},
 )
 def monthly_stats_report_job() -> None:
     """The one-op monthly statistics job."""

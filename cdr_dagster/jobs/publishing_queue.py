@@ -25,7 +25,8 @@ sweeper only did real work on Windows; this job always does.
 import dagster as dg
 from pydantic import Field
 
-from cdr_dagster.jobs.queue_runs import RowQueue, run_claimed_row
+from cdr_dagster.jobs.queue_runs import QUEUE_JOB_TAGS, RowQueue, run_claimed_row
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.akamai import MEDIA_LOCK
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
@@ -127,9 +128,11 @@ def run_publishing_job_op(
     description=(
         "Runs one ready CDR publishing job (pub_proc row) through the CDR publisher and makes "
         "sure it ends Success or Failure. Launched by publishing_queue_sensor, one run per "
-        "row; replaces the legacy publishing_queue.Sweeper. One publishing run at a time."
+        "row; replaces the legacy publishing_queue.Sweeper. Runs in the publishing lane "
+        "(started before reports and chores); publishing runs may overlap, as the legacy "
+        "sweeper's did."
     ),
-    tags={"cdr/family": "queues", "cdr/queue": "publishing"},
+    tags={**lane_tags("publishing"), **QUEUE_JOB_TAGS, "cdr/queue": "publishing"},
 )
 def run_publishing_job() -> None:
     """The one-op publishing job runner."""

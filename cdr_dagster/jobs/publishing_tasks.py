@@ -56,6 +56,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
 
 #: Folder of the cdr-publishing scripts, relative to CDR_BASEDIR.
@@ -68,7 +69,11 @@ NOTIFY_VOL = "Notify_VOL.py"
 CHECK_HOTFIX_REMOVE = "CheckHotfixRemove.py"
 ERROR_MESSAGE = "Program returned with error code. See log file."
 #: Run tags of both publishing jobs (see the module docstring on concurrency).
-PUBLISHING_TASK_TAGS = {"cdr/family": "publishing", "cdr/lock": "publishing-task"}
+PUBLISHING_TASK_TAGS = {
+    **lane_tags("publishing"),
+    "cdr/family": "publishing",
+    "cdr/lock": "publishing-task",
+}
 
 
 class PublishingTaskConfig(dg.Config):

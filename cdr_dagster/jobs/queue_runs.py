@@ -30,6 +30,11 @@ from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
 if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a run needs it
     from cdr_dagster.cdr.queues import FinalStatus
 
+#: Tags of both queue jobs: never retried by the instance. A retry could never run the row
+#: again (it is claimed); a dead run's row is finished by ``cdr_dagster.queue_recovery``, and
+#: a row whose run ended before its claim is requested again by its queue sensor.
+QUEUE_JOB_TAGS = {"dagster/max_retries": "0", "cdr/family": "queues"}
+
 
 @dataclass(frozen=True)
 class RowQueue:

@@ -18,6 +18,7 @@ import shlex
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.commands import CommandError, CommandRunnerResource
 
 #: Characters that only mean something to a shell.
@@ -110,7 +111,7 @@ def smoke_test_op(
         "started it and its options, and optionally runs one script under CDR_BASEDIR (never "
         "a shell command). Use it to check that schedules, launches and alerts work."
     ),
-    tags={"cdr/family": "control"},
+    tags={**lane_tags("chores"), "cdr/family": "control"},
 )
 def smoke_test_job() -> None:
     """The one-op smoke test job."""

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import TIMEZONE
@@ -146,7 +147,7 @@ def translation_queue_reports_op(
         "Leads; nightly, each translator's jobs in one queue, a table per state. mode=test "
         "sends everything to Test Translation Queue Recips; recip to one address."
     ),
-    tags={"cdr/family": "translation"},
+    tags={**lane_tags("chores"), "cdr/family": "translation"},
 )
 def translation_queue_reports_job() -> None:
     """The one-op translation queue report job."""

@@ -2,11 +2,12 @@
 
 Its existence means "a sweep is running". It is created exclusively (``O_CREAT|O_EXCL``), so
 two sweeps can never both take it; it holds who took it (run id, host, process, time) for the
-operator who wonders whether it is stale. The CDR admin page "Clear FileSweeper Lock File"
-deletes the same path, so it keeps working. A lock found in place is left there (the legacy
-rule); an operator breaks a stale one with that admin page, with ``rm``, or with the job's
-``break_lock`` option, which the job only honours when Dagster knows of no other sweep run.
-The lock is released only by the run that took it, and only if the file is still its own.
+operator who wonders whether it is stale, and for ``break_lock``: :meth:`SweepLock.holder`
+reads it back. The CDR admin page "Clear FileSweeper Lock File" deletes the same path, so it
+keeps working. A lock found in place is left there (the legacy rule); an operator breaks a
+stale one with that admin page, with ``rm``, or with the job's ``break_lock`` option, which
+the job honours whenever no live run holds the lock. The lock is released only by the run
+that took it, and only if the file is still its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+
+from cdr_dagster.processes import ProcessRecord
 
 LOCK_FILE_NAME = "FileSweeper.lockfile"
 
@@ -40,6 +44,36 @@ def held_message(path: Path) -> str:
     )
 
 
+@dataclass(frozen=True)
+class LockHolder:
+    """Who the lock file says took it: the owner text (``dagster run <id>``), the run id when
+    it names one, and the process (None for a file without one, as the legacy wrote it)."""
+
+    owner: str
+    run_id: str | None
+    process: ProcessRecord | None
+
+
+def parse_holder(content: str) -> LockHolder:
+    """The holder a lock file's ``content`` names (lines ``key value``)."""
+    fields: dict[str, str] = {}
+    for line in content.splitlines():
+        key, _, value = line.partition(" ")
+        fields.setdefault(key, value.strip())
+    owner = fields.get("owner", "")
+    run_id = (
+        owner.removeprefix("dagster run ").strip() if owner.startswith("dagster run ") else None
+    )
+    process = None
+    try:
+        process = ProcessRecord(
+            host=fields["host"], pid=int(fields["pid"]), seen_at=float(fields["since"])
+        )
+    except (KeyError, ValueError):
+        pass
+    return LockHolder(owner=owner, run_id=run_id or None, process=process)
+
+
 class SweepLock:
     """The lock file, taken with :meth:`acquire` and given back with :meth:`release`."""
 
@@ -59,6 +93,7 @@ class SweepLock:
             handle.write(
                 f"token {self.token}\nowner {owner}\nhost {socket.gethostname()}\n"
                 f"pid {os.getpid()}\ntaken {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                f"since {time.time():.3f}\n"
             )
         self.held = True
 
@@ -85,6 +120,13 @@ class SweepLock:
             return self.path.read_text(encoding="utf-8").strip()
         except OSError:
             return ""
+
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock, as its file says; None when there is no lock file."""
+        try:
+            return parse_holder(self.path.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            return None
 
     def break_lock(self) -> bool:
         """Remove a lock file left behind; True when there was one."""

@@ -3,8 +3,9 @@
 :class:`DagsterDaemon` runs ``dagster-daemon run`` on a prepared ``DAGSTER_HOME`` (its
 ``dagster.yaml`` and ``workspace.yaml``). Every start opens a new process group, which holds
 the daemon, its code server and the run workers it launches: :meth:`DagsterDaemon.kill` crashes
-the daemon alone (its runs live on, as after a real crash) and :meth:`DagsterDaemon.stop` ends
-every group this object started, and only those.
+the daemon alone (its runs live on, as after a real crash), :meth:`DagsterDaemon.crash_all`
+SIGKILLs every group at once (a reboot), and :meth:`DagsterDaemon.stop` ends every group this
+object started, and only those.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ class DagsterDaemon:
         assert self.process is not None
         self.process.kill()
         self.process.wait()
+
+    def crash_all(self) -> None:
+        """SIGKILL every process group this object started at once, as a reboot or a service
+        manager's hard stop does: daemons, code servers and run workers die mid-work."""
+        for group in self._groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+        for group in self._groups:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _group_alive(group):
+                time.sleep(0.1)
 
     def stop(self) -> None:
         """End every process group this object started: daemons, code servers, run workers."""
