@@ -10,7 +10,8 @@ Everything that differs between a CDR tier, the embedded demo and the tests come
 - ``CDR_BASEDIR``: the CDR base folder where batch-job and publishing scripts live.
 - ``CDR_MAIL_OUTBOX``: when set, mail is written as ``.eml`` files to this folder instead of
   being sent through SMTP (``CDR_SMTP_HOST``, ``CDR_SMTP_PORT``, ``CDR_SMTP_STARTTLS``,
-  ``CDR_SMTP_USER``, ``CDR_SMTP_PASSWORD``).
+  ``CDR_SMTP_USER``, ``CDR_SMTP_PASSWORD``). ``CDR_MAIL_SENDER``, when set, is the From
+  address of every message, replacing each job's own legacy sender.
 - ``CDR_SFTP_LOCAL_DIR``: when set, the s/FTP server is replaced by this folder; otherwise
   ``CDR_SFTP_HOST``, ``CDR_SFTP_PORT``, ``CDR_SFTP_USER``, ``CDR_SFTP_KEY_FILE`` or
   ``CDR_SFTP_PASSWORD`` (or ``CDR_SFTP_KEY_PASSPHRASE`` for an encrypted key),
@@ -47,6 +48,8 @@ DEFAULT_TIER = "DEV"
 TIMEZONE = "America/New_York"
 LOCATION_NAME = "cdr_dagster"
 LEGACY_SENDER = "PDQ Operator <NCIPDQoperator@mail.nih.gov>"
+# the bare address the legacy disk, health and dictionary-loader mails came from
+OPERATOR_ADDRESS = "NCIPDQoperator@mail.nih.gov"
 DEFAULT_SMTP_HOST = "MAILFWD.NIH.GOV"
 DEVELOPERS_GROUP = "Developers Notification"
 SCRIPT_ENV_ALLOW_VARIABLE = "CDR_SCRIPT_ENV_ALLOW"
@@ -126,6 +129,7 @@ class Settings:
     basedir: Path
     python: str
     mail_outbox: Path | None
+    mail_sender: str | None
     smtp_host: str
     smtp_port: int
     smtp_starttls: bool
@@ -181,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         basedir=Path(env.get("CDR_BASEDIR", "").strip() or "/cdr"),
         python=env.get("CDR_PYTHON", "").strip() or sys.executable,
         mail_outbox=Path(outbox) if outbox else None,
+        mail_sender=env.get("CDR_MAIL_SENDER", "").strip() or None,
         smtp_host=env.get("CDR_SMTP_HOST", "").strip() or DEFAULT_SMTP_HOST,
         smtp_port=_int(env, "CDR_SMTP_PORT", 25),
         smtp_starttls=_flag(env, "CDR_SMTP_STARTTLS"),

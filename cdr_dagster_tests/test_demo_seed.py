@@ -783,3 +783,37 @@ def test_data_files_parse(tmp_path: Path) -> None:
     for document in load_documents(files):
         assert etree.QName(document.root).localname == document.doc_type
         assert document.doc_type in roots
+
+
+def test_the_demo_documents_validate_against_the_demo_schemas(tmp_path: Path) -> None:
+    """Every document and version of a type with a demo schema validates, so the demo's
+    live saves (link removal, Licensee expiry, recording expiry) are not refused."""
+    from sqlalchemy import create_engine, select
+
+    from cdr_dagster.cdr.schema import all_doc_versions, all_docs, doc_type
+    from cdr_dagster.cdr.validation import SchemaCache
+    from cdr_dagster.cdr.xml import parse_xml
+    from cdr_dagster.demo.database import DEMO_SCHEMAS
+    from cdr_dagster.demo.seed import seed_demo
+
+    demo = tmp_path / "demo"
+    seed_demo(demo)
+    types = [name for name in DEMO_SCHEMAS.values() if name]
+    schemas = SchemaCache()
+    engine = create_engine(f"sqlite:///{demo / 'cdr.db'}")
+    checked, invalid = 0, []
+    with engine.connect() as conn:
+        for table in (all_docs, all_doc_versions):
+            rows = conn.execute(
+                select(table.c.id, table.c.xml, doc_type.c.name)
+                .join(doc_type, doc_type.c.id == table.c.doc_type)
+                .where(doc_type.c.name.in_(types))
+            ).all()
+            for row in rows:
+                checked += 1
+                result = schemas.validate(conn, row.name, parse_xml(row.xml))
+                if not result.valid:
+                    invalid.append((table.name, row.id, result.first_error))
+    engine.dispose()
+    assert checked > 50, f"only {checked} documents were checked"
+    assert invalid == [], f"demo documents that do not validate: {invalid}"

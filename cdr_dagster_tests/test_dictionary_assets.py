@@ -349,6 +349,7 @@ def test_full_glossary_load(
 
     [mail] = mailbox.messages
     assert mail.rcpt_tos == ["ann@example.gov"]
+    assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
     assert mail.message["Subject"] == (
         f"[DEV] Load of glossary dictionary to {host_of(search_cluster)}"
     )

@@ -139,6 +139,7 @@ def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
     assert result.success
     [mail] = mailbox.messages
     assert mail.message["Subject"] == "*** WARNING: CDR DISK SPACE CHECK ***"
+    assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
     assert mail.rcpt_tos == ["ann@example.gov"]
     assert mail.message.get_content().strip() == (
         "C: drive on PROD server down to 5368709120 bytes (5.0G)"

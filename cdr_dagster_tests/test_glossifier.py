@@ -353,6 +353,9 @@ def test_every_server_gets_the_exact_payload_and_the_row_is_saved(
     (mail,) = mailbox.messages  # no failure: only the duplicates report
     assert mail.rcpt_tos == ["ciat@example.gov"]
     assert mail.message["Subject"] == f"DUPLICATE GLOSSARY TERM NAME MAPPINGS ON {HOST}"
+    # the legacy sender, which mail rules filter on
+    assert mail.message["From"] == f"cdr@{HOST.lower()}.nci.nih.gov"
+    assert mail.mail_from == f"cdr@{HOST.lower()}.nci.nih.gov"
     body = mail.message.get_content().replace("\r\n", "\n")
     assert body.startswith(
         f"The following 1 sets of duplicate glossary mappings were found in the CDR on {HOST}. "
@@ -404,6 +407,7 @@ def test_a_failing_server_does_not_stop_the_others_and_the_failure_is_mailed(
     failure, duplicates = mailbox.messages
     assert failure.rcpt_tos == ["dev@example.gov"]
     assert failure.message["Subject"] == "[DEV] Failure sending glossary information"
+    assert failure.message["From"] == f"cdr@{HOST.lower()}.nci.nih.gov"
     lines = failure.message.get_content().splitlines()
     assert (
         lines[0] == f"Server 'Broken' at {httpserver.url_for('/broken')}: 500 INTERNAL SERVER ERROR"

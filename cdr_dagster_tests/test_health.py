@@ -165,6 +165,7 @@ def test_first_failure_is_reported_at_once_then_batched_until_the_delay(
         assert result.success
         [mail] = mailbox.messages
         assert mail.message["Subject"] == SUBJECT
+        assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
         assert mail.rcpt_tos == ["ann@example.gov"]
         assert mail.message.get_content().strip() == "CDR UNAVAILABLE (1)"
 

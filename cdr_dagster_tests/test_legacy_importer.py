@@ -470,6 +470,11 @@ def test_option_conversions() -> None:
     assert convert("health_check.Monitor", {"recips": "a@x.gov b@x.gov"})[1] == {
         "recips": ["a@x.gov", "b@x.gov"]
     }
+    # health check delay: not a whole number meant 60 minutes, with a logged warning.
+    _, config, warnings = convert("health_check.Monitor", {"delay": "abc"})
+    assert config == {"delay": 60}, "a bad delay must be imported as 60, as the legacy used it"
+    assert "'abc' is not an integer" in warnings[0] and "used 60" in warnings[0]
+    assert convert("health_check.Monitor", {"delay": "15"})[1] == {"delay": 15}
     # A one-recipient option keeps the whole value, with a warning when it looks like several.
     _, config, warnings = convert("file_sweeper_task.FileSweeper", {"Email": "a@x.gov+b@x.gov"})
     assert config == {"email": "a@x.gov+b@x.gov"} and not warnings
@@ -521,6 +526,9 @@ def test_free_form_options() -> None:
     job, config, _ = convert("test.Anything", {"command": "Bin/x.py", "a": "1", "n": 2})
     assert job == "smoke_test"
     assert config == {"command": "Bin/x.py", "options": {"a": "1", "n": "2"}}
+    # the legacy stub ran a shell; a shell command is refused with the alternative named
+    with pytest.raises(OptionError, match="uses shell syntax .*name a script under CDR_BASEDIR"):
+        convert("test.Anything", {"command": "dir > out.txt"})
 
 
 def test_catalogue_covers_design_6a() -> None:

@@ -200,6 +200,23 @@ def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, re
     }
 
 
+def test_a_health_check_row_with_a_bad_delay_runs_with_sixty_minutes(
+    cdr_db: Engine, sensor, defs, resources, mailbox
+) -> None:
+    """The legacy health check logged a warning for ``delay: "abc"`` and used 60."""
+    add_row(cdr_db, "Health now", "health_check.Monitor", {"delay": "abc"})
+    with dg.instance_for_test() as instance:
+        result = tick(sensor, defs, instance, resources)
+    requests = [(r.job_name, r.run_config) for r in result.run_requests]
+    assert requests == [
+        (
+            "notify_production_health",
+            {"ops": {"notify_production_health_op": {"config": {"delay": 60}}}},
+        )
+    ], "the row must run with delay 60, not be refused"
+    assert mailbox.messages == [], "no refusal mail for a value the legacy accepted"
+
+
 @pytest.mark.parametrize(
     ("job_class", "opts", "schedule", "problem"),
     [

@@ -50,7 +50,7 @@ from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP
+from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS
 
 GROUP = "cancer_gov_dictionaries"
 
@@ -281,7 +281,9 @@ def _notify(
     body: str,
     recipients: list[str],
 ) -> None:
-    """Send the legacy notice (subject already carries the tier)."""
+    """Send the legacy notice (subject already carries the tier) from the bare operator
+    address, as the legacy loader did."""
+    email = email.from_sender(OPERATOR_ADDRESS)
     if recipients:
         sent = email.send(subject, body, to=recipients, tier_prefix=False)
     else:

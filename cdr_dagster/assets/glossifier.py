@@ -196,6 +196,12 @@ def _level(config: GlossifierConfig) -> int:
     return getattr(logging, config.log_level)
 
 
+def glossifier_sender(hostname: str | None = None) -> str:
+    """``cdr@<host>.nci.nih.gov``, host being this machine's short name in lower case."""
+    host = (hostname or socket.gethostname()).split(".")[0].lower()
+    return f"cdr@{host}.nci.nih.gov"
+
+
 def _send(
     email: EmailResource,
     subject: str,
@@ -205,7 +211,9 @@ def _send(
     *,
     tier_prefix: bool,
 ) -> Any:
-    """Mail ``recip`` when given, else the CDR group (an empty group is an error)."""
+    """Mail ``recip`` when given, else the CDR group (an empty group is an error), from
+    :func:`glossifier_sender` as the legacy job sent."""
+    email = email.from_sender(glossifier_sender())
     if recip and recip.strip():
         return email.send(subject, body, to=[recip.strip()], tier_prefix=tier_prefix)
     return email.send(subject, body, group=group, tier_prefix=tier_prefix)

@@ -21,7 +21,13 @@ issue):
   is sent, so a resumed run sends nobody the same message twice (warnings and expiry notices
   included, which the legacy job could repeat); the live journal and report continue across
   runs for one export job, a test run starts them afresh unless it re-executes a failed test
-  run;
+  run. The journal is keyed on the lower-cased address, as the legacy notification rows are:
+  a contact whose address was corrected gets the notice at the new address on a re-run, and
+  a second contact with an address already notified for this export is not mailed twice.
+  Every step skipped because the journal holds it is logged with that reason (the Licensee
+  save is keyed on the Licensee document);
+- ``notif_date`` is the database's clock (``CURRENT_TIMESTAMP``, ``GETDATE()`` on SQL Server),
+  as the legacy job wrote it, not the clock of the host running the job;
 - test and live runs keep separate report files (``report`` and ``report-test``); the legacy
   job let a live run inherit a test run's header and lines;
 - the report file is UTF-8 throughout;
@@ -664,9 +670,13 @@ class NotifyResult:
 
 
 class _Journal:
-    """Steps already done for this export job and mode: ``pid<TAB>step`` lines, fsynced."""
+    """Steps already done for this export job and mode: ``key<TAB>step`` lines, fsynced.
+
+    The key is a contact's lower-cased address (see :func:`journal_key`).
+    """
 
     def __init__(self, path: Path, fresh: bool) -> None:
+        """Read the journal at ``path``; ``fresh``: delete it first."""
         self.path = path
         if fresh:
             path.unlink(missing_ok=True)
@@ -680,12 +690,24 @@ class _Journal:
     def __contains__(self, item: tuple[str, str]) -> bool:
         return item in self.done
 
-    def add(self, pid: str, step: str) -> None:
+    def add(self, key: str, step: str) -> None:
+        """Record ``step`` as done for ``key``, on disk before returning."""
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(f"{pid}\t{step}\n")
+            handle.write(f"{key}\t{step}\n")
             handle.flush()
             os.fsync(handle.fileno())
-        self.done.add((pid, step))
+        self.done.add((key, step))
+
+
+#: The step whose journal key is the Licensee document rather than the address.
+LICENSEE_STEP = "saved"
+
+
+def journal_key(contact: Contact, step: str) -> str:
+    """What a step is done for: the lower-cased address, or the Licensee for its save."""
+    if step == LICENSEE_STEP:
+        return f"CDR{contact.org_id}"
+    return contact.email.strip().lower()
 
 
 class PartnerNotifier:
@@ -786,7 +808,10 @@ class PartnerNotifier:
         paused = False
         for contact in contacts.contacts:
             if contact.notified is not None and contact.notified >= export.started:
-                self.log.info(f"skipping {contact.display}: notified {contact.notified}")
+                self.log.info(
+                    f"skipping {contact.display}: the address was notified {contact.notified}, "
+                    f"after export job {export.id} started ({export.started})"
+                )
                 result.skipped.append(contact.display)
                 continue
             try:
@@ -828,11 +853,16 @@ class PartnerNotifier:
         result: NotifyResult,
         action_fn: Callable[[], object],
     ) -> None:
-        if (contact.pid, step) in journal:
+        key = journal_key(contact, step)
+        if (key, step) in journal:
+            self.log.info(
+                f"skipping {step!r} for {contact.display}: already done for {key} for export "
+                f"job {result.export.id} ({self.settings.mode} journal)"
+            )
             result.resumed_steps += 1
             return
         action_fn()
-        journal.add(contact.pid, step)
+        journal.add(key, step)
 
     def _contact(
         self,
@@ -883,7 +913,9 @@ class PartnerNotifier:
                 line(f"<li>Disabled test account for {display}</li>"),
             )
             self._step(journal, contact, "expiry", result, sent(notice, disabled))
-            self._step(journal, contact, "saved", result, lambda: self._expire(contact, result))
+            self._step(
+                journal, contact, LICENSEE_STEP, result, lambda: self._expire(contact, result)
+            )
             self._step(journal, contact, "expiry-ops", result, sent(notice, disabled, ops=True))
             result.expired.append(contact.display)
             return
@@ -915,7 +947,8 @@ class PartnerNotifier:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(data_partner_notification).values(
-                    email_addr=contact.email.strip().lower(), notif_date=self.now()
+                    email_addr=contact.email.strip().lower(),
+                    notif_date=func.current_timestamp(),
                 )
             )
 

@@ -18,14 +18,15 @@ as ``YYYY-MM-DD HH:MM:SS host sshd[PID]: message``, appended in log order and de
 by exact text. :func:`top_up_cumulative_log` is the legacy ``sftp_logs.Refresh`` step 3;
 :func:`last_accesses` replaces the ``last-pdq-data-partner-accesses.py`` CGI
 (docs/behaviour-notes.md#last-accesses);
-:func:`month_requests` is the parse of ``pdq_access_log.Report``
-(docs/behaviour-notes.md#pdq-access-report), read from
-the normalized log instead of one monthly raw file.
+:func:`month_requests` is the parse of ``pdq_access_log.Report``, read from the month's own
+raw logs (:func:`month_logs`) as the legacy read them, so every line counts (the cumulative
+log's de-duplication is its own rule) and any month whose raw logs exist can be rebuilt.
 
 Choices that differ from the legacy code, on purpose:
 
 - a leading year token, when present, is the line's year; only year-less (older) lines get
-  the legacy guess from the twelve months ending with the current one;
+  the legacy guess from the twelve months ending with the current one (for a rotated monthly
+  log read by the access report, the twelve months ending with its rotation);
 - a path with spaces is kept whole (the legacy code cut it at the first space);
 - text is UTF-8 everywhere; undecodable bytes become U+FFFD instead of stopping the run;
 - a partial last line (a run killed while appending) is cut off before new lines go in.
@@ -746,6 +747,80 @@ def non_partner_logins(value: str | None) -> set[str]:
     """The ``PDQ/non-partners`` control value as a set: split on commas, not trimmed
     (legacy); absent gives ``{""}``, which drops requests whose login is unknown."""
     return set((value or "").split(","))
+
+
+def log_stamp(path: Path) -> date:
+    """The rotation date in a ``pdq.log-YYYYMMDD.gz`` name."""
+    matched = MONTHLY_LOG_PATTERN.match(path.name)
+    if matched is None:
+        raise ValueError(f"{path.name!r} is not a pdq.log-YYYYMMDD.gz name")
+    stamp = matched.group(1)
+    return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:]))
+
+
+@dataclass(frozen=True)
+class MonthLogs:
+    """The raw logs that hold one month's lines, in log order.
+
+    ``rotated_past_end``: rotated logs cover the whole month without a gap, so every line of
+    the month is in a log that no longer grows. ``current_continues``: the current
+    ``pdq.log`` is read and carries on where the rotated logs read stop (or none exists), so
+    the month is complete once the current log reaches past its end.
+    """
+
+    paths: tuple[Path, ...]
+    rotated_past_end: bool
+    current_continues: bool = False
+
+    def expected_name(self, following: date) -> str:
+        """The monthly log that closes the month (for messages)."""
+        return f"pdq.log-{following:%Y%m%d}.gz"
+
+
+def month_logs(folder: Path, first: date, following: date) -> MonthLogs:
+    """The raw logs of the month ``[first, following)`` in ``folder``, oldest first.
+
+    The server rotates ``pdq.log`` monthly, so a log stamped S holds (about) the month before
+    S: the logs read are those stamped from the month's first day to a month after its end.
+    They cover the month when, taken in order, each starts (a month before its stamp) where
+    the one before it stopped. While no rotated log reaches the month's end, the current
+    ``pdq.log`` holds the rest and is read too.
+    """
+    from cdr_dagster.cdr.dis_links import shift_months
+
+    monthly = sorted(
+        (log_stamp(path), path)
+        for path in (folder.iterdir() if folder.is_dir() else ())
+        if MONTHLY_LOG_PATTERN.match(path.name)
+    )
+    limit = shift_months(following, 1)
+    paths: list[Path] = []
+    covered = first
+    for stamp, path in monthly:
+        if not first <= stamp < limit:
+            continue
+        paths.append(path)
+        if shift_months(stamp, -1) <= covered:
+            covered = max(covered, stamp)
+    if covered >= following:
+        return MonthLogs(tuple(paths), True)
+    current = folder / CURRENT_LOG
+    last_rotation = monthly[-1][0] if monthly else None
+    if not current.is_file() or (last_rotation is not None and last_rotation >= following):
+        return MonthLogs(tuple(paths), False)
+    continues = last_rotation is None or covered >= last_rotation
+    return MonthLogs((*paths, current), False, continues)
+
+
+def scan_month_logs(logs: MonthLogs, today: date) -> Iterator[LogEvent | MalformedLine]:
+    """Every wanted line of ``logs`` in order, each line counted (nothing de-duplicated).
+
+    Lines without a year are dated from a monthly log's rotation date (the log holds the
+    months before it), from ``today`` for the current log.
+    """
+    for path in logs.paths:
+        stamped = log_stamp(path) if MONTHLY_LOG_PATTERN.match(path.name) else today
+        yield from scan_raw_log_file(path, stamped)
 
 
 def month_bounds(month_start: date) -> tuple[date, date]:

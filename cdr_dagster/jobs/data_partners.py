@@ -19,6 +19,7 @@ Config follows the legacy options (``cdr_dagster/legacy/catalogue.py``): run con
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
@@ -27,6 +28,7 @@ from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import TIMEZONE
 
 LIST_TITLE = "List of PDQ Content Distribution Partners"
 LIST_SUBJECT = "PDQ Distribution Partner List"
@@ -81,7 +83,7 @@ def notify_data_partners_op(
     )
     from cdr_dagster.reports import BulletList, Paragraph, Report, render_markdown
 
-    mailer = email.model_copy(update={"sender": SENDER})
+    mailer = email.from_sender(SENDER)
 
     def send(subject: str, body: str, to: list[str]) -> None:
         mailer.send(subject, body, to=to, html=True, tier_prefix=False)
@@ -90,7 +92,7 @@ def notify_data_partners_op(
         mode=config.mode,
         tier=email.tier.strip().upper(),
         basedir=Path(commands.basedir),
-        today=date.today(),
+        today=datetime.now(ZoneInfo(TIMEZONE)).date(),
         recip=config.recip or None,
         job_id=config.job,
         superlog=config.superlog,
@@ -231,7 +233,7 @@ def data_partner_list_report_op(
     accesses = last_accesses(iter_normalized(log))
     with cdr_db.connect() as conn:
         rows = licensee_list(conn)
-    now = datetime.now()
+    now = datetime.now(ZoneInfo(TIMEZONE))  # file stamps in New York time, as other reports
     report = partner_list_report(rows, accesses, now.date())
     page = render_html(report)
     saved = Path(commands.basedir) / "reports" / f"licensees-{now:%Y%m%dT%H%M%S}.html"

@@ -138,7 +138,7 @@ def _mail(
     """Send one message to ``recipient`` or the error group; log instead of failing."""
     from cdr_dagster.sweeper.report import ERROR_GROUP
 
-    resource = email.model_copy(update={"sender": sender}) if sender else email
+    resource = email.from_sender(sender) if sender else email
     try:
         sent = resource.send(
             subject,

@@ -164,7 +164,7 @@ def govdelivery_reports_op(
         end = gd.parse_moment(config.end, "end") if config.end else None
     except gd.GovDeliveryError as exc:
         raise dg.Failure(str(exc)) from exc
-    mailer = email.model_copy(update={"sender": gd.SENDER})
+    mailer = email.from_sender(gd.SENDER)
     folder = Path(commands.basedir) / "reports"
     metadata: dict[str, dg.RawMetadataValue] = {}
     failed: list[str] = []

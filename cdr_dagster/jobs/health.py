@@ -30,7 +30,7 @@ from pydantic import Field
 
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import DEVELOPERS_GROUP
+from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS
 
 #: Environment variable with the production cdrping.py address (default: the legacy one).
 PING_URL_VARIABLE = "CDR_HEALTH_CHECK_URL"
@@ -53,8 +53,10 @@ def send_alert(
 ) -> tuple[str, ...]:
     """Mail ``body`` to ``recips`` or, when empty, the Developers Notification group.
 
-    The subject is used as given (no ``[TIER]`` prefix). Returns the recipients.
+    The subject is used as given (no ``[TIER]`` prefix); the sender is the bare operator
+    address, as the legacy disk and health monitors sent it. Returns the recipients.
     """
+    email = email.from_sender(OPERATOR_ADDRESS)
     if recips:
         sent = email.send(subject, body, to=list(recips), tier_prefix=False)
     else:

@@ -183,7 +183,7 @@ def monthly_stats_report_op(
         "report": dg.MetadataValue.md(render_markdown(report)),
     }
     if config.email:
-        mailer = email.model_copy(update={"sender": ms.SENDER})
+        mailer = email.from_sender(ms.SENDER)
         if config.recips:
             sent = mailer.send(title, page, to=config.recips, html=True)
         else:

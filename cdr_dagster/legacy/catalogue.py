@@ -113,7 +113,8 @@ class LegacyOption:
     kind: Kind
     meaning: str
     choices: tuple[str, ...] = ()
-    fallback: str | None = None  # choice: the value any other legacy value meant (None: refused)
+    # choice or int: the value any other legacy value meant, with a warning (None: refused)
+    fallback: str | None = None
     split: Split | None = None
     default: Any = None
     note: str | None = None  # printed whenever the option is imported: a legacy surprise
@@ -271,7 +272,13 @@ CATALOGUE: tuple[JobClass, ...] = (
         "notify_production_health",
         "sensor",
         (
-            _o("delay", "delay", Kind.INT, "minutes between notifications (default 60)"),
+            _o(
+                "delay",
+                "delay",
+                Kind.INT,
+                "minutes between notifications (default 60)",
+                fallback="60",
+            ),
             _o(
                 "recips",
                 "recips",
@@ -428,7 +435,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         "schedule",
         (
             _mode("live writes to the repository; anything else is a test run", fallback="test"),
-            _o("cutoff", "cutoff", Kind.DATE, "links posted before this date are removed"),
+            _o("cutoff", "cutoff", Kind.DATE, "links posted on or before this date are removed"),
         ),
     ),
     JobClass(
@@ -439,7 +446,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         (
             _mode("live, or anything else for test", fallback="test"),
             _o("recip", "recip", Kind.EMAIL, "the one recipient replacing all others"),
-            _o("cutoff", "cutoff", Kind.DATE, "report links posted before this date"),
+            _o("cutoff", "cutoff", Kind.DATE, "report links posted on or before this date"),
         ),
     ),
     JobClass(
@@ -810,7 +817,12 @@ def _convert_free_form(job: str, node: str, opts: Mapping[str, Any]) -> Converte
     if options:
         config["options"] = options
     if opts.get("command"):
-        config["command"] = _text(opts["command"])
+        from cdr_dagster.jobs.smoke import check_command
+
+        try:
+            config["command"] = check_command(_text(opts["command"]))
+        except ValueError as exc:
+            raise OptionError(f"option 'command': {exc}") from None
     return Converted(job, node, config, [])
 
 
@@ -841,7 +853,15 @@ def _convert_value(option: LegacyOption, value: Any) -> tuple[Any, list[str]]:
         try:
             return int(text), notes
         except ValueError:
-            raise OptionError(f"{text!r} is not an integer (the legacy job failed on it)") from None
+            if option.fallback is None:
+                raise OptionError(
+                    f"{text!r} is not an integer (the legacy job failed on it)"
+                ) from None
+        notes.append(
+            f"{text!r} is not an integer; the legacy job logged a warning and used "
+            f"{option.fallback}, so it was imported as {option.fallback}"
+        )
+        return int(option.fallback), notes
     if kind is Kind.FLOAT:
         try:
             return float(text), notes

@@ -88,7 +88,13 @@ def build_report(result: SweepResult, today: date, tz: tzinfo) -> Report:
             f"{verb} {totals['bytes_freed']} bytes: {totals['files_deleted']} files and "
             f"{totals['folders_deleted']} folders deleted, {totals['files_truncated']} files "
             f"truncated, {totals['archives_written']} archives"
-            f"{' to write' if result.test_mode else ' written'}."
+            f"{' to write' if result.test_mode else ' written'}"
+            + (
+                f", {totals['stale_partials_removed']} stale partial archives "
+                f"{'to remove' if result.test_mode else 'removed'}."
+                if totals["stale_partials_removed"]
+                else "."
+            )
         )
     )
     rows = []

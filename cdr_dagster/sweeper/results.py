@@ -36,6 +36,7 @@ class RuleOutcome:
     deleted_files: int = 0
     deleted_dirs: int = 0
     truncated: int = 0
+    stale_partials: int = 0
     bytes_freed: int = 0
     kept: int = 0
     actions: list[str] = field(default_factory=list)
@@ -114,6 +115,7 @@ class SweepResult:
             "files_truncated": sum(o.truncated for o in self.outcomes),
             "archives_written": sum(1 for o in self.outcomes if o.archive),
             "archive_members": sum(o.archive_members for o in self.outcomes),
+            "stale_partials_removed": sum(o.stale_partials for o in self.outcomes),
             "bytes_freed": self.bytes_freed,
             "recordings_expired": sum(len(c.done) for c in self.custom),
             "problems": len(self.problems),
