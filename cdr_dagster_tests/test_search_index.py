@@ -194,6 +194,8 @@ def test_the_legacy_clean_up_rule() -> None:
         == names[2:9]
     )
     assert indexes_to_drop("g", names, date(2024, 1, 10), keep=20, keep_days=0) == []
+    # fewer indexes than ``keep``: every one stays, however old
+    assert indexes_to_drop("g", names[:3], date(2024, 1, 10), keep=5, keep_days=0) == []
 
 
 def test_bulk_bodies_are_bounded_by_count_and_size() -> None:
