@@ -25,7 +25,13 @@ from sqlalchemy.engine import Engine
 
 from cdr_dagster.assets.trial_listing_info import TrialListingInfoConfig, assets, jobs
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.trial_info.checks import BLOCKING, CHECK_CONCEPTS, CHECK_FIELDS, CHECK_URLS
+from cdr_dagster.cdr.trial_info.checks import (
+    BLOCKING,
+    CHECK_CONCEPTS,
+    CHECK_FIELDS,
+    CHECK_SIZE,
+    CHECK_URLS,
+)
 from cdr_dagster.cdr.trial_info.control import MAPPINGS_DIR
 from cdr_dagster.demo.trial_info import demo_evs_concepts, write_demo_evs
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class
@@ -217,7 +223,12 @@ def test_a_full_load_gives_the_documents_the_api_reads(
     mapping = search_cluster.client().indices.get_mapping(index=listing_index)
     assert mapping[listing_index]["mappings"]["dynamic"] == "strict"
 
-    assert checks(result) == {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_URLS: True}
+    assert checks(result) == {
+        CHECK_CONCEPTS: True,
+        CHECK_FIELDS: True,
+        CHECK_SIZE: True,
+        CHECK_URLS: True,
+    }
     [materialization] = result.asset_materializations_for_node("trial_listing_info")
     metadata = materialization.metadata
     concepts = len(demo_evs_concepts())
@@ -474,7 +485,12 @@ def test_test_mode_writes_the_legacy_files_and_no_index(
     ).read_text()
     listing = json.loads((tmp_path / names[0]).read_text())["ListingInfo"]
     assert by_url(listing, "soft-tissue-sarcoma") == [golden_document("soft-tissue-sarcoma")]
-    assert checks(result) == {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_URLS: True}
+    assert checks(result) == {
+        CHECK_CONCEPTS: True,
+        CHECK_FIELDS: True,
+        CHECK_SIZE: True,
+        CHECK_URLS: True,
+    }
 
     # the dump replayed as the groups option: no EVS, the same documents in the cluster
     evs_server.clear_log()
@@ -522,7 +538,8 @@ def test_the_asset_follows_the_catalogue_convention() -> None:
     [asset] = assets
     assert asset.key.to_user_string() == entry.target == "trial_listing_info"
     fields = {option.field for option in entry.options if option.field}
-    assert set(TrialListingInfoConfig.model_fields) == fields | {"output_dir"}
+    new = {"output_dir", "max_shrink_percent", "accept_shrink"}
+    assert set(TrialListingInfoConfig.model_fields) == fields | new
     assert {spec.name: spec.blocking for spec in asset.check_specs} == BLOCKING
     assert asset.op.pool == "elasticsearch"
     assert set(asset.required_resource_keys) >= {"cdr_db", "evs", "search_index", "email"}

@@ -43,7 +43,7 @@ from cdr_dagster.assets.search_loads import (
     notice_markdown,
     warn_if_target_ignored,
 )
-from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
+from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_SIZE, CHECK_TERMS, DESCRIPTIONS
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
@@ -89,7 +89,7 @@ class DictionaryLoadConfig(SearchTargetConfig):
 def _check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(name, asset=asset, blocking=True, description=DESCRIPTIONS[name])
-        for name in (CHECK_TERMS, CHECK_FIELDS)
+        for name in (CHECK_TERMS, CHECK_FIELDS, CHECK_SIZE)
     ]
 
 
@@ -223,6 +223,8 @@ def _load(
                 alias_prefix=search_index.index_prefix,
                 keep_indexes=search_index.keep_indexes,
                 keep_days=search_index.keep_days,
+                max_shrink_percent=config.max_shrink_percent,
+                accept_shrink=config.accept_shrink,
                 log=log_at(logging.INFO),
                 debug=log_at(logging.DEBUG),
                 progress=log_at(logging.INFO) if config.verbose else None,

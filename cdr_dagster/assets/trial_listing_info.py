@@ -171,6 +171,8 @@ def trial_listing_info(
             alias_prefix=search_index.index_prefix,
             keep_indexes=min(KEEP_INDEXES, search_index.keep_indexes),
             keep_days=search_index.keep_days,
+            max_shrink_percent=config.max_shrink_percent,
+            accept_shrink=config.accept_shrink,
             output_dir=config.output_dir or os.getcwd(),
             dump_files=config.dump,
             log=context.log.info,

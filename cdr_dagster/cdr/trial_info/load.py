@@ -59,6 +59,12 @@ from cdr_dagster.search.indexes import (
     LoadStats,
     swap_aliases,
 )
+from cdr_dagster.search.size_check import (
+    DEFAULT_MAX_SHRINK_PERCENT,
+    NewIndex,
+    compare_with_live,
+    live_count,
+)
 
 LISTING_ALIAS = "listinginfov1"
 TRIAL_TYPE_ALIAS = "trialtypeinfov1"
@@ -436,6 +442,8 @@ def run_load(
     alias_prefix: str = "",
     keep_indexes: int = KEEP_INDEXES,
     keep_days: int = KEEP_DAYS,
+    max_shrink_percent: float = DEFAULT_MAX_SHRINK_PERCENT,
+    accept_shrink: bool = False,
     output_dir: str | Path = ".",
     dump_files: bool = False,
     log: Log = _quiet,
@@ -452,6 +460,15 @@ def run_load(
     if backend is None:
         result.files += [str(p) for p in write_test_files(folder, stamp, build)]
         result.checks = check_indexes(build, build.listing, build.labels)
+        sizes = [
+            NewIndex(LISTING_ALIAS, f"{LISTING_FILE}-{stamp}.json", len(build.listing)),
+            NewIndex(TRIAL_TYPE_ALIAS, f"{TRIAL_TYPE_FILE}-{stamp}.json", len(build.labels)),
+        ]
+        result.checks.append(
+            compare_with_live(
+                sizes, [None, None], max_shrink_percent=max_shrink_percent, compared=False
+            )
+        )
         if not result.passed:
             raise ChecksFailedError(result)
         return result
@@ -467,12 +484,23 @@ def run_load(
         result.listing_stats, result.trial_type_stats = info.stats, types.stats
         info.load((None, document) for document in build.listing)
         types.load((None, document) for document in build.labels)
-        info.verify_count()
-        types.verify_count()
+        sizes = [
+            NewIndex(info.alias, info.index, info.verify_count()),
+            NewIndex(types.alias, types.index, types.verify_count()),
+        ]
         result.checks = check_indexes(
             build,
             (source for _, source in backend.documents(info.index)),
             (source for _, source in backend.documents(types.index)),
+        )
+        result.checks.append(
+            compare_with_live(
+                sizes,
+                [live_count(backend, size.alias) for size in sizes],
+                max_shrink_percent=max_shrink_percent,
+                accept_shrink=accept_shrink,
+                compared=not limited,
+            )
         )
         for check in result.checks:
             log(f"check {check.name}: {'passed' if check.passed else 'FAILED'}: {check.summary}")
