@@ -523,6 +523,8 @@ def test_the_demo_loads_with_no_server(cdr_db: Engine, tmp_path: Path) -> None:
     lines = (folder / f"{types_index}.ndjson").read_text(encoding="utf-8").splitlines()
     assert canonical([json.loads(line) for line in lines[1::2]]) == canonical(golden_trial_types())
     assert all("_id" not in json.loads(line)["index"] for line in lines[::2])
+    # the actions name the alias, as the API's trial-type-info-data.jsonl does
+    assert {json.loads(line)["index"]["_index"] for line in lines[::2]} == {"trialtypeinfov1"}
     lines = (folder / f"{listing_index}.ndjson").read_text(encoding="utf-8").splitlines()
     listing = [json.loads(line) for line in lines[1::2]]
     assert by_url(listing, "rhabdomyosarcoma") == [golden_document("rhabdomyosarcoma")]
