@@ -225,6 +225,8 @@ def _load(
                 keep_days=search_index.keep_days,
                 max_shrink_percent=config.max_shrink_percent,
                 accept_shrink=config.accept_shrink,
+                max_documents=search_index.bulk_documents,
+                max_bytes=search_index.bulk_bytes,
                 log=log_at(logging.INFO),
                 debug=log_at(logging.DEBUG),
                 progress=log_at(logging.INFO) if config.verbose else None,

@@ -173,6 +173,8 @@ def trial_listing_info(
             keep_days=search_index.keep_days,
             max_shrink_percent=config.max_shrink_percent,
             accept_shrink=config.accept_shrink,
+            max_documents=search_index.bulk_documents,
+            max_bytes=search_index.bulk_bytes,
             output_dir=config.output_dir or os.getcwd(),
             dump_files=config.dump,
             log=context.log.info,
@@ -284,6 +286,7 @@ def _result_metadata(result: Any, client: Any, elapsed: timedelta) -> dict[str, 
             continue
         metadata[f"{name}_index"] = stats.index
         metadata[f"{name}_index_count"] = stats.count if stats.count is not None else -1
+        metadata[f"{name}_bulk_requests"] = stats.bulk_requests
         metadata[f"{name}_previous_indexes"] = dg.MetadataValue.json(stats.previous)
         metadata[f"{name}_dropped_indexes"] = dg.MetadataValue.json(stats.dropped)
     metadata["aliases_moved"] = bool(result.listing_stats and result.listing_stats.swapped)

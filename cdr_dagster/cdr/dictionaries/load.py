@@ -44,6 +44,7 @@ from cdr_dagster.cdr.dictionaries.filters import load_filter
 from cdr_dagster.cdr.dictionaries.terms import exported_documents
 from cdr_dagster.cdr.documents import format_cdr_id
 from cdr_dagster.search.backends import SearchBackend
+from cdr_dagster.search.bulk import MAX_BYTES, MAX_DOCUMENTS
 from cdr_dagster.search.indexes import (
     KEEP_DAYS,
     KEEP_INDEXES,
@@ -230,13 +231,16 @@ def run_load(
     keep_days: int = KEEP_DAYS,
     max_shrink_percent: float = DEFAULT_MAX_SHRINK_PERCENT,
     accept_shrink: bool = False,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_BYTES,
     log: Log = lambda message: None,
     debug: Log = lambda message: None,
     progress: Log | None = None,
     progress_every: int = 1000,
     echo: Log | None = None,
 ) -> LoadResult:
-    """Load ``dictionary`` into ``backend`` (None: test mode). See the module docstring."""
+    """Load ``dictionary`` into ``backend`` (None: test mode), ``max_documents`` or
+    ``max_bytes`` per bulk request. See the module docstring."""
     now = now or datetime.now()
     alias = f"{alias_prefix}{dictionary.alias}"
     eligible = dictionary.term_ids(conn)
@@ -294,7 +298,7 @@ def run_load(
             raise ChecksFailedError(result)
         return result
 
-    with IndexLoad(backend, alias, definition.body, now, log=log) as load:
+    with IndexLoad(backend, alias, definition.body, now, log, max_documents, max_bytes) as load:
         result.stats = load.stats
         load.load(documents(load.index))
         count = load.verify_count()

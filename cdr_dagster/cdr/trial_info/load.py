@@ -52,6 +52,7 @@ from cdr_dagster.cdr.trial_info.groups import (
 )
 from cdr_dagster.cdr.trial_info.overrides import MAX_URL_LENGTH
 from cdr_dagster.search.backends import SearchBackend
+from cdr_dagster.search.bulk import MAX_BYTES, MAX_DOCUMENTS
 from cdr_dagster.search.indexes import (
     KEEP_DAYS,
     CheckOutcome,
@@ -444,11 +445,14 @@ def run_load(
     keep_days: int = KEEP_DAYS,
     max_shrink_percent: float = DEFAULT_MAX_SHRINK_PERCENT,
     accept_shrink: bool = False,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_BYTES,
     output_dir: str | Path = ".",
     dump_files: bool = False,
     log: Log = _quiet,
 ) -> TrialLoadResult:
-    """Load ``build`` into ``backend`` (None: test mode); see the module docstring."""
+    """Load ``build`` into ``backend`` (None: test mode), ``max_documents`` or ``max_bytes``
+    per bulk request; see the module docstring."""
     now = now or datetime.now()
     stamp = now.strftime(STAMP_FORMAT)
     folder = Path(output_dir)
@@ -475,10 +479,13 @@ def run_load(
 
     listing_alias = f"{alias_prefix}{LISTING_ALIAS}"
     trial_type_alias = f"{alias_prefix}{TRIAL_TYPE_ALIAS}"
+    bulk = {"max_documents": max_documents, "max_bytes": max_bytes}
     with (
-        IndexLoad(backend, listing_alias, control.listing_definition.body, now, log=log) as info,
         IndexLoad(
-            backend, trial_type_alias, control.trial_type_definition.body, now, log=log
+            backend, listing_alias, control.listing_definition.body, now, log, **bulk
+        ) as info,
+        IndexLoad(
+            backend, trial_type_alias, control.trial_type_definition.body, now, log, **bulk
         ) as types,
     ):
         result.listing_stats, result.trial_type_stats = info.stats, types.stats
