@@ -23,7 +23,6 @@ from sqlalchemy.engine import Engine
 
 from cdr_dagster.assets.dictionaries import assets, jobs
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.dictionaries.build import MAPPINGS_DIR
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_SIZE, CHECK_TERMS
 from cdr_dagster.cdr.dictionaries.filters import install_filter, packaged_filter
 from cdr_dagster.cdr.schema import all_docs, doc_type, pub_proc_cg, query_term
@@ -40,6 +39,8 @@ from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
 )
 from cdr_dagster_tests.services.smtp import SmtpServer
 
+#: The demo's ctl rows dictionary/glossary and dictionary/drugs (index definitions).
+DEMO_DATA = Path(__file__).resolve().parents[1] / "cdr_dagster" / "demo" / "data"
 GLOSSARY_TITLE = "Index Glossary Dictionary"
 SIZE_OPTIONS = {"max_shrink_percent", "accept_shrink"}
 DRUG_TITLE = "Index Drug Dictionary"
@@ -195,7 +196,7 @@ def seed_cdr(engine: Engine, glossary_filter: str | None = None) -> None:
             document(doc_id, "Term", name, xml)
             semantic_type(doc_id, kind)
         for name in ("glossary", "drugs"):
-            text = (MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8")
+            text = (DEMO_DATA / f"ctl--dictionary--{name}.json").read_text(encoding="utf-8")
             set_control_value(conn, "dictionary", name, text)
         install_filter(conn, GLOSSARY_TITLE, glossary_filter)
         install_filter(conn, DRUG_TITLE)
@@ -406,7 +407,7 @@ def test_a_reload_moves_the_alias_and_drops_the_old_index(
     )
     alias = f"{search_cluster.prefix}drugv1"
     old = f"{alias}-20010101013000"
-    mapping = json.loads((MAPPINGS_DIR / "drugs.json").read_text(encoding="utf-8"))
+    mapping = json.loads((DEMO_DATA / "ctl--dictionary--drugs.json").read_text(encoding="utf-8"))
     search_cluster.client().indices.create(index=old, **mapping)
     first_run = run(defs, "drugs")
     assert first_run.success

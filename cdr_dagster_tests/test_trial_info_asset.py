@@ -1,7 +1,7 @@
 """The trial_listing_info asset, run as its job with real resources.
 
 The CDR is PostgreSQL (``cdr_db``) holding the ctl rows of group ``trials`` (the demo's
-labels, tokens and overrides, the packaged index definitions) and the Developers Notification
+labels, tokens, overrides and index definitions) and the Developers Notification
 group; EVS is a stand-in on loopback answering as the EVS REST API does (pytest-httpserver,
 the demo's concepts); the indexes go to the ES-compatible server and, unchanged, to a real
 cluster when CDR_TEST_ELASTICSEARCH_URL is set; mail goes to the aiosmtpd server. Asserted is
@@ -32,7 +32,6 @@ from cdr_dagster.cdr.trial_info.checks import (
     CHECK_SIZE,
     CHECK_URLS,
 )
-from cdr_dagster.cdr.trial_info.control import MAPPINGS_DIR
 from cdr_dagster.demo.trial_info import demo_evs_concepts, write_demo_evs
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
@@ -67,8 +66,7 @@ def seed_cdr(engine: Engine, overrides: str | None = None, definitions: bool = T
         set_control_value(conn, "trials", "overrides", overrides or demo_text("overrides.txt"))
         if definitions:
             for name in ("listing-info", "trial-type-info"):
-                text = (MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8")
-                set_control_value(conn, "trials", name, text)
+                set_control_value(conn, "trials", name, demo_text(f"{name}.json"))
     add_group_members(
         engine,
         "Developers Notification",
@@ -270,7 +268,7 @@ def test_a_reload_moves_both_aliases_in_one_call_and_drops_old_indexes(
     defs = definitions(cdr_db, mailbox, api_evs(evs_server), search_index)
     alias = f"{search_cluster.prefix}listinginfov1"
     old = f"{alias}-20010101013000"
-    body = json.loads((MAPPINGS_DIR / "listing-info.json").read_text(encoding="utf-8"))
+    body = json.loads(demo_text("listing-info.json"))
     search_cluster.client().indices.create(index=old, **body)
     assert run(defs).success
     [first] = aliased(search_cluster, alias)
@@ -396,7 +394,7 @@ def test_a_refused_document_deletes_both_new_indexes(
     documents; both new indexes go, and the live ones stay."""
     seed_cdr(cdr_db)
     live = live_load(defs, search_cluster)
-    body = json.loads((MAPPINGS_DIR / "listing-info.json").read_text(encoding="utf-8"))
+    body = json.loads(demo_text("listing-info.json"))
     del body["mappings"]["properties"]["pretty_url_name"]
     set_trials_value(cdr_db, "listing-info", json.dumps(body))
     result = run(defs)
@@ -467,7 +465,7 @@ def test_test_mode_writes_the_legacy_files_and_no_index(
     search_cluster: SearchCluster,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    seed_cdr(cdr_db, definitions=False)  # the packaged definitions are enough here
+    seed_cdr(cdr_db)
     result = run(defs, {"test": "yes", "dump": "yes"}, output_dir=str(tmp_path))
     assert result.success
     assert indexes(search_cluster, f"{search_cluster.prefix}listinginfov1") == []
