@@ -430,7 +430,11 @@ def test_the_tier_option_names_the_media_host_and_the_subject(
     cdr_db: Engine,
     mailbox: SmtpServer,
     search_cluster: SearchCluster,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """On PROD (the resources are PROD's); another tier's own sources are
+    test_search_load_tiers.py's."""
+    monkeypatch.setenv("CDR_TIER", "PROD")
     seed_cdr(cdr_db)
     defs = definitions(cdr_db, mailbox, cluster_resource(search_cluster))
     assert run(defs, "glossary", {"tier": "PROD"}).success

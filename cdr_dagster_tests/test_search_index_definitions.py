@@ -20,6 +20,7 @@ from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
     search_cluster,
 )
 from cdr_dagster_tests.services.smtp import SmtpServer
+from cdr_dagster_tests.test_search_size_check import failure_text
 from cdr_dagster_tests.test_trial_info_asset import evs_server  # noqa: F401 - fixture
 
 
@@ -30,11 +31,6 @@ def inactivate(engine: Engine, group: str, name: str) -> None:
             .where(ctl.c.grp == group, ctl.c.name == name, ctl.c.inactivated.is_(None))
             .values(inactivated=datetime.now())
         )
-
-
-def failure_text(result) -> str:
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return failure.event_specific_data.error.message
 
 
 @pytest.mark.parametrize(("load", "alias"), [("glossary", "glossaryv1"), ("drugs", "drugv1")])

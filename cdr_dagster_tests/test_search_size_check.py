@@ -36,6 +36,12 @@ def size_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return found
 
 
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """The message of the run's step failure."""
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return failure.event_specific_data.error.message
+
+
 def withdraw(engine: Engine, *doc_ids: int) -> None:
     """Take documents off cancer.gov (all of them with no ids)."""
     with engine.begin() as conn:

@@ -538,7 +538,7 @@ def test_the_asset_follows_the_catalogue_convention() -> None:
     [asset] = assets
     assert asset.key.to_user_string() == entry.target == "trial_listing_info"
     fields = {option.field for option in entry.options if option.field}
-    new = {"output_dir", "max_shrink_percent", "accept_shrink"}
+    new = {"output_dir", "max_shrink_percent", "accept_shrink", "tier"}
     assert set(TrialListingInfoConfig.model_fields) == fields | new
     assert {spec.name: spec.blocking for spec in asset.check_specs} == BLOCKING
     assert asset.op.pool == "elasticsearch"

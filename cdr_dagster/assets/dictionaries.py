@@ -14,8 +14,10 @@ resource. Differences from the legacy loader, on purpose:
 - ``limit`` counts CDR documents and works without ``verbose``; ``ids`` works from a schedule;
   a run limited by either keeps its index without moving the live alias (the legacy one
   replaced the live index with the partial one);
-- ``tier`` names the media host in the documents and the tier in the mail subject; the CDR
-  database and the cluster are those of the resources;
+- ``tier`` chooses, as it did, the CDR database (its documents, filters and index
+  definitions), the Elasticsearch cluster, the media host in the documents and the tier in
+  the mail subject; the local tier uses the resources, another tier its own settings
+  (:mod:`cdr_dagster.assets.tier_sources`), and a tier without them is refused;
 - documents go in bulk requests, and the count and the checks are verified before the swap.
 
 As the legacy job did, every run mails its outcome (subject ``[TIER] Load of glossary
@@ -43,11 +45,12 @@ from cdr_dagster.assets.search_loads import (
     notice_markdown,
     warn_if_target_ignored,
 )
+from cdr_dagster.assets.tier_sources import chosen_tier, local_tier, tier_sources
 from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_SIZE, CHECK_TERMS, DESCRIPTIONS
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
+from cdr_dagster.settings import DEVELOPERS_GROUP
 
 GROUP = "cancer_gov_dictionaries"
 #: What the legacy loader called the log levels it accepted.
@@ -59,8 +62,9 @@ class DictionaryLoadConfig(SearchTargetConfig):
 
     tier: str | None = Field(
         default=None,
-        description="Tier named in the media URLs and the mail subject (DEV, QA, STAGE, "
-        "PROD; default: the local tier).",
+        description="Tier whose CDR database is read and whose Elasticsearch cluster is "
+        "loaded, named in the media URLs and the mail subject (DEV, QA, STAGE, PROD; default: "
+        "the local tier). Another tier needs CDR_DB_URL_<TIER> and CDR_ES_HOST_<TIER>.",
     )
     test: bool = Field(
         default=False,
@@ -163,13 +167,6 @@ jobs = [glossary_dictionary_job, drug_dictionary_job]
 # ---------------------------------------------------------------------------------------------
 
 
-def _tier(config: DictionaryLoadConfig, local_tier: str) -> str:
-    tier = (config.tier or local_tier).strip().upper()
-    if tier not in TIERS:
-        raise dg.Failure(f"tier {config.tier!r} is not one of {', '.join(TIERS)}")
-    return tier
-
-
 def _level(config: DictionaryLoadConfig) -> int:
     name = config.log_level.strip().upper()
     if name not in LOG_LEVELS:
@@ -190,10 +187,14 @@ def _load(
 
     started = time.monotonic()
     dictionary = DICTIONARIES[name]
-    tier = _tier(config, email.tier)
+    tier = chosen_tier(config.tier, local_tier())
     level = _level(config)
     if config.limit is not None and config.limit < 0:
         raise dg.Failure(f"limit must not be negative, not {config.limit}")
+    sources = tier_sources(tier, cdr_db, None if config.test else search_index)
+    search_index = sources.search_index or search_index
+    if not sources.local:
+        context.log.info(f"tier {tier}: its own CDR database and cluster")
     warn_if_target_ignored(context, config, search_index.mode)
     target = "example.com" if config.test else search_index.target(config.host, config.port)
     subject = f"[{tier}] Load of {dictionary.name} dictionary to {target}"
@@ -211,7 +212,7 @@ def _load(
     backend = None
     try:
         backend = None if config.test else search_index.backend(config.host, config.port)
-        with cdr_db.connect() as conn:
+        with sources.cdr_db.connect() as conn:
             result = run_load(
                 conn,
                 dictionary,
