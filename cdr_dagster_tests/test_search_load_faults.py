@@ -34,8 +34,10 @@ from cdr_dagster.cdr.trial_info.load import run_load as load_trials
 from cdr_dagster.demo.trial_info import write_demo_evs
 from cdr_dagster.resources.evs import EvsResource
 from cdr_dagster.resources.search_index import SearchIndexResource
+from cdr_dagster_tests import test_dictionary_assets as dictionaries
 from cdr_dagster_tests.es_server import SearchCluster, search_cluster  # noqa: F401 - fixture
 from cdr_dagster_tests.fault_proxy import Fault, FaultProxy
+from cdr_dagster_tests.services.smtp import SmtpServer
 from cdr_dagster_tests.test_dictionary_assets import seed_cdr as seed_dictionaries
 from cdr_dagster_tests.test_trial_info_asset import seed_cdr as seed_trials
 
@@ -195,3 +197,35 @@ def test_a_fault_never_leaves_an_alias_on_nothing_or_half_built(
         assert f"left the new index {index} in place" in outcome.text(), (
             f"index {index} was left behind without being reported\n{outcome.text()}"
         )
+
+
+def test_a_lost_alias_reply_is_a_successful_run(
+    cdr_db: Engine,
+    mailbox: SmtpServer,
+    search_cluster: SearchCluster,  # noqa: F811
+) -> None:
+    """The reported case, as the job runs it: the cluster applies the alias move and the reply
+    is lost; the run reads the aliases back, succeeds and mails success, and glossaryv1 serves
+    the new index (it was deleted, leaving the alias on nothing, before)."""
+    dictionaries.seed_cdr(cdr_db)
+    direct = dictionaries.definitions(
+        cdr_db, mailbox, dictionaries.cluster_resource(search_cluster)
+    )
+    assert dictionaries.run(direct, "glossary").success
+    alias = f"{search_cluster.prefix}glossaryv1"
+    [live] = aliased(search_cluster.client(), alias)
+    mailbox.clear()
+    lost = Fault("POST", "/_aliases", "drop after", times=0)
+    with FaultProxy(search_cluster.url, [lost]) as proxy:
+        resource = SearchIndexResource(url=proxy.url, index_prefix=search_cluster.prefix)
+        result = dictionaries.run(dictionaries.definitions(cdr_db, mailbox, resource), "glossary")
+    assert lost.hits >= 2, f"the alias call was not retried: {lost.hits} hit(s)"
+    assert result.success
+    [new] = aliased(search_cluster.client(), alias)
+    assert new != live
+    assert set(dictionaries.index_documents(search_cluster, alias)) == dictionaries.GLOSSARY_IDS
+    [mail] = mailbox.messages
+    assert not mail.message["Subject"].endswith("(FAILURE)")
+    assert "reply to the alias move was lost" in mail.message.get_content()
+    [event] = result.get_asset_materialization_events()
+    assert event.materialization.metadata["alias_moved"].value is True

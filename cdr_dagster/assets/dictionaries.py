@@ -251,6 +251,11 @@ def _load(
             )
         if result.stats is not None and result.stats.cleanup_error:
             body += f"\nRemoving old indexes failed: {result.stats.cleanup_error}"
+        if result.stats is not None and result.stats.reply_lost:
+            body += (
+                "\nThe cluster's reply to the alias move was lost; the aliases read back "
+                "show the move took effect."
+            )
     else:
         context.log.error(f"dictionary load failed: {failure}")
         subject += " (FAILURE)"
