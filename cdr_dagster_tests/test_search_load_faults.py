@@ -57,9 +57,15 @@ def _faults(*specs: tuple) -> Callable[[], list[Fault]]:
     return lambda: [Fault(*spec) for spec in specs]
 
 
-def _lost_reply_then_unreadable() -> list[Fault]:
-    lost = Fault("POST", "/_aliases", "drop after", times=0)
-    return [lost, Fault("*", r"/_alias/.*", "504", times=0, after=lost)]
+def _then_aliases_unreadable(action: str) -> Callable[[], list[Fault]]:
+    """The alias call fails with ``action`` every time, and from then on the aliases cannot
+    be read: the load cannot tell whether the move happened."""
+
+    def faults() -> list[Fault]:
+        first = Fault("POST", "/_aliases", action, times=0)
+        return [first, Fault("*", r"/_alias/.*", "504", times=0, after=first)]
+
+    return faults
 
 
 #: fault case id -> the faults of the second load.
@@ -81,7 +87,8 @@ CASES: dict[str, Callable[[], list[Fault]]] = {
     "alias call applied, 504": _faults(("POST", "/_aliases", "504 after", 1, 1)),
     "alias call applied, reply dropped": _faults(("POST", "/_aliases", "drop after", 1, 1)),
     "alias call applied, every reply lost": _faults(("POST", "/_aliases", "drop after", 1, 0)),
-    "alias call applied, then aliases unreadable": _lost_reply_then_unreadable,
+    "alias call applied, then aliases unreadable": _then_aliases_unreadable("drop after"),
+    "alias call refused, then aliases unreadable": _then_aliases_unreadable("504"),
     "clean-up cannot list": _faults(("GET", r"/_cat/indices/.*", "504", 1, 0)),
     "clean-up cannot delete": _faults(("DELETE", STAMPED, "504", 1, 0)),
 }

@@ -19,8 +19,9 @@ refused because it already happened. So whatever the call answers, a failed swap
 reading the aliases back: every alias on its new index means the swap took effect (the load
 succeeded); every alias where it was means it did not (the new indexes go); anything else, or
 no answer at all, leaves every new index in place and fails naming them. No index an alias
-points to is ever deleted: the clean-up of a failed load looks first, and keeps (and names) an
-index it cannot prove unaliased. See ``docs/search-loads.md``.
+points to is ever deleted: once an alias move naming it was sent, the clean-up of a failed load
+looks first, and keeps (and names) an index it cannot prove unaliased. See
+``docs/search-loads.md``.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class IndexLoad:
         self._ids: set[str] = set()
         self._anonymous = 0
         self._done = False
+        self._alias_sent = False  # an _aliases call adding the new index has been sent
 
     @property
     def index(self) -> str:
@@ -177,9 +179,10 @@ class IndexLoad:
             self._discard()
 
     def _discard(self) -> None:
-        """Delete the new index unless an alias points to it (or that cannot be told)."""
+        """Delete the new index unless an alias points to it (or that cannot be told). Until
+        an alias move naming it has been sent, nothing can point to it: no need to look."""
         try:
-            if self.index in self.backend.alias_indexes(self.alias):
+            if self._alias_sent and self.index in self.backend.alias_indexes(self.alias):
                 self._leave(f"{self.alias} points to it")
                 return
             self.backend.delete_index(self.index)
@@ -266,6 +269,8 @@ def swap_aliases(
     for load, indexes in zip(loads, previous, strict=True):
         actions.extend({"remove": {"index": index, "alias": load.alias}} for index in indexes)
         actions.append({"add": {"index": load.index, "alias": load.alias}})
+    for load in loads:
+        load._alias_sent = True
     try:
         backend.update_aliases(actions)
     except SearchIndexError as error:
