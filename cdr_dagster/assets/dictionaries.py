@@ -3,9 +3,11 @@
 
 Each run rebuilds the index behind a consumer API - ``glossaryv1`` (glossary API) or ``drugv1``
 (drug dictionary API) - from the documents on cancer.gov, with the CDR's own XSLT filter, into a
-new index; two blocking checks look at what the new index holds, and only then does the alias
-move, in one atomic call (the work is in :mod:`cdr_dagster.cdr.dictionaries.load`). A failure
-anywhere leaves the alias where it was and deletes the new index.
+new index; three blocking checks look at what the new index holds (the expected documents,
+their fields, and a size no smaller than the live index's by more than ``max_shrink_percent``,
+never empty; ``accept_shrink`` accepts a real shrink), and only then does the alias move, in
+one atomic call (the work is in :mod:`cdr_dagster.cdr.dictionaries.load`). A failure anywhere
+leaves the alias where it was and deletes the new index (``docs/search-loads.md``).
 
 The Config mirrors the legacy options (catalogue entry ``dictionary_api_loader.Loader``); the
 ``dictionary`` option chose the job and ``auth``/``dump`` belong to the ``search_index``
