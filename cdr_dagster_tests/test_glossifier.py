@@ -486,3 +486,48 @@ def test_a_bad_log_level_is_refused(cdr_db: Engine, mailbox: SmtpServer):
     (failure,) = result.get_step_failure_events()
     assert "log_level 'LOUD' is not one of" in failure.step_failure_data.error.message
     assert glossifier_row(cdr_db).terms == "{}"
+
+
+def test_redirects_are_followed_and_any_status_under_400_counts(
+    cdr_db: Engine, mailbox: SmtpServer, httpserver: HTTPServer
+):
+    """As the legacy push did: a 308 re-sends the POST to its target; a 302 ends as a GET on
+    its target, and its 200 counts as delivered; a redirect to a 404 is a failure."""
+    seed(
+        cdr_db,
+        {
+            "Moved": httpserver.url_for("/moved"),
+            "Found": httpserver.url_for("/found"),
+            "Gone": httpserver.url_for("/gone"),
+        },
+        glossifier_row=False,
+    )
+    for prefix, status, target in (
+        ("/moved", 308, f"/new{REFRESH_PATH}"),
+        ("/found", 302, "/landing"),
+        ("/gone", 308, "/missing"),
+    ):
+        httpserver.expect_request(f"{prefix}{REFRESH_PATH}", method="POST").respond_with_data(
+            "", status=status, headers={"Location": httpserver.url_for(target)}
+        )
+    expect_refresh(httpserver, "/new")
+    httpserver.expect_request("/landing", method="GET").respond_with_data("<html>ok</html>")
+    httpserver.expect_request("/missing", method="POST").respond_with_data("no", status=404)
+    result = run(cdr_db, mailbox, cms_resource())
+    assert result.success
+    servers = {s["alias"]: s for s in metadata(result)["servers"]}
+    assert {alias: s["ok"] for alias, s in servers.items()} == {
+        "Moved": True,
+        "Found": True,
+        "Gone": False,
+    }
+    assert servers["Moved"]["detail"] == (
+        "Stored 9 glossary terms at 2024-05-01 04:05:40 "
+        f"(redirected to {httpserver.url_for(f'/new{REFRESH_PATH}')})"
+    )
+    assert servers["Gone"]["detail"] == (
+        f"404 NOT FOUND (redirected to {httpserver.url_for('/missing')})"
+    )
+    [(moved, _)] = [(r, a) for r, a in httpserver.log if r.path == f"/new{REFRESH_PATH}"]
+    assert json.loads(moved.get_data()) == EXPECTED_PAYLOAD  # the 308 kept the payload
+    assert checks(result)[CHECK_SERVERS].description == "1 of 3 server(s) failed"

@@ -23,7 +23,7 @@ from cdr_dagster.cdr.trial_info.concepts import (
     read_cached_concepts,
     walk_concepts,
 )
-from cdr_dagster.cdr.trial_info.control import MAPPINGS_DIR, IndexDefinition, TrialControl
+from cdr_dagster.cdr.trial_info.control import IndexDefinition, TrialControl
 from cdr_dagster.cdr.trial_info.groups import (
     group_concepts,
     listing_url,
@@ -59,8 +59,8 @@ def ctrp(name: str) -> dict[str, str]:
 
 def control(overrides: str = "", labels: str = LABELS_TEXT) -> TrialControl:
     def definition(name: str) -> IndexDefinition:
-        body = json.loads((MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-        return IndexDefinition(body, f"packaged {name}.json")
+        body = json.loads((DEMO_DATA / f"ctl--trials--{name}.json").read_text(encoding="utf-8"))
+        return IndexDefinition(body, f"ctl trials/{name}")
 
     return TrialControl(
         labels=parse_labels(labels),

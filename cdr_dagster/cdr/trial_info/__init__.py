@@ -8,7 +8,7 @@ sharing a name are grouped, hand-curated overrides from ``ctl`` change labels an
 the hand-curated trial types of ``ctl`` become the ``trialtypeinfov1`` documents:
 
 - ``control``: the ``ctl`` rows of group ``trials`` (labels, tokens, overrides, index
-  definitions, with the packaged ``mappings/`` as fallback for the definitions);
+  definitions, all required);
 - ``overrides``: the override grammar ``CODES|LABEL|URL`` and its errors;
 - ``concepts``: the concept name rule and the walk through the hierarchies (depth first, in
   batches), given a function that fetches concepts by code;
