@@ -151,6 +151,23 @@ RULES: list[tuple[str, str, str, Any, str, tuple[str, dict[str, str]] | None]] =
         ("dictionary_api_loader.Loader", {"dictionary": "drugs", "limit": "-1"}),
     ),
     (
+        "glossary_dictionary_job",
+        "glossary_dictionary",
+        "max_shrink_percent",
+        101,
+        "less than or equal to 100",
+        None,
+    ),
+    (
+        "trial_listing_info_job",
+        "trial_listing_info",
+        "max_shrink_percent",
+        -1,
+        "greater than or equal to 0",
+        None,
+    ),
+    ("smoke_test", "smoke_test_op", "command", "ls | wc -l", "uses shell syntax", None),
+    (
         "glossifier_terms_job",
         "glossifier_terms",
         "log_level",
