@@ -18,7 +18,7 @@ from cdr_dagster.legacy.catalogue import (
 )
 from cdr_dagster.queue_sensors import WATCH_VARIABLE, batch_job_queue_sensor
 from cdr_dagster.schedules import read_schedule_table
-from cdr_dagster_tests.queue_fixtures import checked_resource, engine_url, insert_batch_job
+from cdr_dagster_tests.queue_fixtures import insert_batch_job, queue_sensor_context
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +128,7 @@ def test_relabelled_queue_sensor_still_requests_runs(
     assert labelled is not batch_job_queue_sensor
     assert labelled.job_name == "run_batch_job"
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(
-            instance=instance,
-            sensor_name="batch_job_queue_sensor",
-            resources={"cdr_db": checked_resource(engine_url(cdr_db))},
-        )
+        context = queue_sensor_context(instance, cdr_db, "batch_job_queue_sensor")
         result = labelled(context)
     requests = result.run_requests if isinstance(result, dg.SensorResult) else []
     assert [r.run_key for r in requests] == [f"batch-{queued}"], (
