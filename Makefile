@@ -2,9 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 DEMO ?= .demo
+PORT ?= 3000
+HOST ?= 127.0.0.1
 BIN := $(VENV)/bin
 
-.PHONY: demo test install lint bench clean-demo
+.PHONY: demo stop test install lint bench clean-demo
 
 $(BIN)/.installed: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +17,15 @@ $(BIN)/.installed: setup.py
 install: $(BIN)/.installed
 
 ## Seed the demo CDR database and folders, then start the Dagster UI and daemon on
-## http://127.0.0.1:3000 with an embedded SQLite instance.
+## http://$(HOST):$(PORT) (make demo PORT=3001) with an embedded SQLite instance.
+## Ctrl-C or `make stop` ends every process it started (the pid is in $(DEMO)/demo.pid).
 demo: install
 	$(BIN)/cdr-dagster seed-demo $(DEMO)
-	set -a && . ./$(DEMO)/demo.env && set +a && \
-	  exec $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/cdr-dagster serve-demo $(DEMO) --host $(HOST) --port $(PORT)
+
+## Stop the demo started by `make demo` (from another terminal, or after `make demo &`).
+stop:
+	@if test -x $(BIN)/cdr-dagster; then $(BIN)/cdr-dagster stop-demo $(DEMO); fi
 
 ## Run the whole test suite against real services on loopback.
 test: install
@@ -33,5 +39,5 @@ bench: install
 	scripts/ensure-postgres
 	$(BIN)/python -m benchmarks
 
-clean-demo:
+clean-demo: stop
 	rm -rf $(DEMO)

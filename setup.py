@@ -18,8 +18,6 @@ setup(
             "demo/data/ctgov/*.json",
             "demo/scripts/*",
             "filters/*.xsl",
-            "cdr/dictionaries/mappings/*.json",
-            "cdr/trial_info/mappings/*.json",
             "cdr/schemas/*.xsd",
         ]
     },

@@ -6,13 +6,21 @@ import sys
 
 from benchmarks import (
     dictionary_documents,
+    dictionary_load,
     file_sweep,
     location_load,
     log_parsing,
     queue_latency,
 )
 
-BENCHMARKS = [location_load, queue_latency, dictionary_documents, file_sweep, log_parsing]
+BENCHMARKS = [
+    location_load,
+    queue_latency,
+    dictionary_documents,
+    dictionary_load,
+    file_sweep,
+    log_parsing,
+]
 
 
 def main() -> int:

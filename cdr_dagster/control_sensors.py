@@ -1,6 +1,7 @@
 """Sensors of the scheduler's control plane: production health and the admin's run-now requests.
 
-``production_health_sensor`` (legacy ``health_check.Monitor``, spec 01 s. 10) asks the production
+``production_health_sensor`` (legacy ``health_check.Monitor``,
+docs/behaviour-notes.md#production-health) asks the production
 ``cdrping.py`` page once a minute. Anything but ``CDR OK`` (another answer, an HTTP error, a
 timeout, no connection) is a problem; problems are counted, and when some are waiting and
 ``delay`` minutes have passed since the last notification (or none was sent yet) the sensor
@@ -15,18 +16,21 @@ legacy), ``CDR_HEALTH_CHECK_RECIPS`` (default Developers Notification) and
 ``CDR_HEALTH_CHECK_TIMEOUT_SECONDS`` (default 30; the legacy had none and hung). RUNNING by
 default on DEV only, as the legacy schedule was.
 
-``scheduled_job_request_sensor`` keeps the CDR admin's "Run Job Now" working (spec 01 s. 1-3):
+``scheduled_job_request_sensor`` keeps the CDR admin's "Run Job Now" working
+(docs/behaviour-notes.md#scheduled-job-table):
 every 10 seconds it reads the ``scheduled_job`` rows without a schedule and with ``enabled``
 set, maps each row's ``job_class`` and options to a Dagster job and run config with the same
 catalogue the schedule importer uses (``cdr_dagster/legacy/catalogue.py``), checks the run
-config against the job, and requests one run with ``run_key`` ``scheduled-job-<row id>``. The
-row is deleted on a later tick, once a run with that key exists in the instance: a request is
-never lost (a request the daemon did not record is simply requested again; the run key makes
-the repeat harmless) and never run twice (one run per key; the row goes once its run exists).
-A row with an unknown class, a job this code location does not have, options the catalogue
-refuses, or a schedule column that is neither empty nor cron fields is kept for an operator
-and reported once (per content of the row) to the Developers Notification group. Rows of the
-two queue sweepers are deleted without a run: their sensors sweep every few seconds anyway.
+config against the job and its Config classes' own rules (``cdr_dagster/config_checks.py``:
+field bounds and validators, which Dagster applies only when a step starts), and requests one
+run with ``run_key`` ``scheduled-job-<row id>``. The row is deleted on a later tick, once a run
+with that key exists in the instance: a request is never lost (a request the daemon did not
+record is simply requested again; the run key makes the repeat harmless) and never run twice
+(one run per key; the row goes once its run exists). A row with an unknown class, a job this
+code location does not have, options the catalogue refuses, or a schedule column that is neither
+empty nor cron fields is kept for an operator and reported once (per content of the row) to the
+Developers Notification group. Rows of the two queue sweepers are deleted without a run: their
+sensors sweep every few seconds anyway.
 RUNNING by default on every tier.
 """
 
@@ -255,12 +259,21 @@ def plan_request(
         )
     run_config = run_config_for(converted.node, converted.config)
     if repository_def is not None:
+        from cdr_dagster.config_checks import config_class_problems
+
+        job = repository_def.get_job(converted.job)
         try:
-            dg.validate_run_config(repository_def.get_job(converted.job), run_config)
+            dg.validate_run_config(job, run_config)
         except dg.DagsterInvalidConfigError as exc:
             raise RequestRefusedError(
                 f"run config {json.dumps(run_config)} is not valid for {converted.job}: {exc}"
             ) from None
+        rejected = config_class_problems(job, run_config)
+        if rejected:
+            raise RequestRefusedError(
+                f"run config {json.dumps(run_config)} is not valid for {converted.job}: "
+                + "; ".join(rejected)
+            )
     tags = {
         "cdr/family": "control",
         "cdr/scheduled-job": row.id,

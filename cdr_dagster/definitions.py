@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster.admin_page_sensor import build_scheduled_job_admin_sensor
 from cdr_dagster.assets.ctgov_trials import recent_ctgov_trials, recent_ctgov_trials_job
 from cdr_dagster.assets.dictionaries import (
     drug_dictionary,
@@ -45,6 +46,7 @@ from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
+from cdr_dagster.legacy.labels import labelled_jobs, labelled_sensors
 from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
 from cdr_dagster.resources.cms import build_cms_resource
 from cdr_dagster.resources.ctgov import build_ctgov_resource
@@ -53,7 +55,7 @@ from cdr_dagster.resources.evs import build_evs_resource
 from cdr_dagster.resources.netstorage import build_netstorage_resource
 from cdr_dagster.resources.search_index import build_search_index_resource
 from cdr_dagster.schedules import load_schedules
-from cdr_dagster.sensors import run_failure_email_sensor
+from cdr_dagster.sensors import queue_run_canceled_sensor, run_failure_email_sensor
 from cdr_dagster.settings import load_settings
 
 SCHEDULES_PATH = Path(__file__).with_name("schedules.yaml")
@@ -100,6 +102,8 @@ jobs = [
     govdelivery_reports_job,
     monthly_stats_report_job,
 ]
+# Jobs that replace a legacy job carry its class and name (tags, description): legacy/labels.py.
+jobs = labelled_jobs(jobs)
 
 defs = dg.Definitions(
     assets=assets,
@@ -107,13 +111,18 @@ defs = dg.Definitions(
     schedules=load_schedules(
         SCHEDULES_PATH, {job.name: job for job in jobs}, settings.tier, assets=assets
     ),
-    sensors=[
-        run_failure_email_sensor,
-        batch_job_queue_sensor,
-        publishing_queue_sensor,
-        production_health_sensor,
-        build_scheduled_job_request_sensor(jobs),
-    ],
+    sensors=labelled_sensors(
+        [
+            run_failure_email_sensor,
+            queue_run_canceled_sensor,
+            batch_job_queue_sensor,
+            publishing_queue_sensor,
+            production_health_sensor,
+            build_scheduled_job_request_sensor(jobs),
+            build_scheduled_job_admin_sensor(SCHEDULES_PATH),
+        ],
+        jobs,
+    ),
     resources={
         **build_resources(settings),
         "search_index": build_search_index_resource(),

@@ -7,12 +7,18 @@ top of that file). ``definitions.py`` calls::
 
 Every schedule runs in America/New_York. Its ``default_status`` is RUNNING on the tiers its entry
 lists and STOPPED elsewhere; an operator's toggle in the UI then wins until it is reset.
+A schedule of a legacy job carries the entry's ``legacy_class`` and ``legacy_name`` (else its
+job's, from the catalogue) as tags and at the start of its description, so the UI finds it by
+its legacy name (``cdr_dagster/legacy/labels.py``).
 
 Loading validates everything before it returns anything, and raises one
 :class:`ScheduleConfigError` listing every problem, each naming its entry (section, index and
 name): YAML syntax and duplicate keys, unknown or missing keys, names that are not Dagster names
 or are used twice, unknown jobs, cron strings Dagster rejects, tiers that are not CDR tiers, and
-run config the job's Config rejects.
+run config the job's Config rejects: first Dagster's config schema (names, types, choices), then
+the Config classes' own rules, their ``Field`` bounds and validators, which Dagster itself
+applies only when a step starts (``cdr_dagster/config_checks.py``). So a bad value stops the
+load instead of failing the schedule at every tick.
 
 Run config that holds only op config (the usual case) is checked against each op's own Config
 type, which is exact and cheap. Anything else is validated against the job itself, with
@@ -58,6 +64,12 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from dagster._time import get_current_timestamp
 from dagster._utils.schedules import is_valid_cron_string
 
+from cdr_dagster.config_checks import (
+    config_class_problems,
+    config_object_problems,
+    node_config_class,
+)
+from cdr_dagster.legacy.catalogue import LegacyLabel, label_for_job
 from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS, TIMEZONE
 
 # What an entry may target: a job from @job (or graph.to_job) or from define_asset_job.
@@ -194,6 +206,13 @@ def load_schedules(
                 if entry.job not in resolved:
                     resolved[entry.job] = _resolve_for_validation(job, assets)
                 dg.validate_run_config(resolved[entry.job], entry.run_config)
+                rejected = config_class_problems(resolved[entry.job], entry.run_config)
+                if rejected:
+                    problems.append(
+                        f"{entry.label}: job {entry.job!r} rejects the run_config: "
+                        + "; ".join(rejected)
+                    )
+                    continue
                 partitions.setdefault(entry.job, resolved[entry.job].partitions_def)
         except dg.DagsterInvalidConfigError as exc:
             problems.append(f"{entry.label}: job {entry.job!r} rejects the run_config: {exc}")
@@ -353,10 +372,12 @@ def _parse_entry(
 
 @dataclass(frozen=True)
 class _OpShape:
-    """What the quick check needs of a job: its top-level ops' config fields and partitions."""
+    """What the quick check needs of a job: its top-level ops' config fields, their Config
+    classes, and partitions."""
 
     op_fields: dict[str, dg.Field | None]
     partitions_def: dg.PartitionsDefinition | None
+    op_classes: dict[str, type[dg.Config] | None] = field(default_factory=dict)
 
 
 def _op_shape(job: SchedulableJob, assets: Sequence[Any]) -> _OpShape | None:
@@ -368,12 +389,14 @@ def _op_shape(job: SchedulableJob, assets: Sequence[Any]) -> _OpShape | None:
     """
     if isinstance(job, dg.JobDefinition):
         fields: dict[str, dg.Field | None] = {}
+        classes: dict[str, type[dg.Config] | None] = {}
         for node in job.graph.nodes:
             if not isinstance(node.definition, dg.OpDefinition):
                 return None
             schema = node.definition.config_schema
             fields[node.name] = schema.as_field() if schema is not None else None
-        return _OpShape(fields, job.partitions_def)
+            classes[node.name] = node_config_class(node.definition)
+        return _OpShape(fields, job.partitions_def, classes)
     if not assets:
         return None
     try:
@@ -387,10 +410,12 @@ def _op_shape(job: SchedulableJob, assets: Sequence[Any]) -> _OpShape | None:
     if len(found) > 1:
         return None
     fields = {}
+    classes = {}
     for asset in selected:
         schema = asset.node_def.config_schema
         fields[asset.node_def.name] = schema.as_field() if schema is not None else None
-    return _OpShape(fields, next(iter(found)))
+        classes[asset.node_def.name] = node_config_class(asset.node_def)
+    return _OpShape(fields, next(iter(found)), classes)
 
 
 def _op_config_problems(shape: _OpShape, ops: Any) -> list[str]:
@@ -418,6 +443,11 @@ def _op_config_problems(shape: _OpShape, ops: Any) -> list[str]:
         value = given["config"] if given is not None and "config" in given else {}
         result = process_config(op_field.config_type, value)
         problems.extend(f"ops.{name}.config: {error.message}" for error in result.errors or ())
+        config_class = shape.op_classes.get(name)
+        if result.success and config_class is not None:
+            problems.extend(
+                config_object_problems(config_class, result.value, f"ops.{name}.config")
+            )
     return problems
 
 
@@ -492,6 +522,12 @@ def _schedule_definition(
         )
         if value
     }
+    description = entry.description
+    tags = None
+    label = _legacy_label(entry)
+    if label is not None:
+        description = label.describe(entry.description)
+        tags = label.tags
     if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
         request = _last_partition_fn(partitions, entry.run_config)
     else:
@@ -502,8 +538,9 @@ def _schedule_definition(
         target=job,
         execution_timezone=TIMEZONE,
         default_status=status,
-        description=entry.description,
+        description=description,
         metadata=metadata,
+        tags=tags,
         execution_fn=_on_time_only(entry, request),
         required_resource_keys={"email"} if entry.misfire_mail else None,
     )
@@ -571,6 +608,16 @@ def _run_config_fn(run_config: Mapping[str, Any]) -> RequestFn:
         return dg.RunRequest(run_config=dict(run_config))
 
     return request_run
+
+
+def _legacy_label(entry: ScheduleEntry) -> LegacyLabel | None:
+    """The entry's legacy class and name, completed from its job's when it names only one."""
+    of_job = label_for_job(entry.job)
+    if not (entry.legacy_class or entry.legacy_name):
+        return of_job
+    classes = (entry.legacy_class,) if entry.legacy_class else of_job.classes if of_job else ()
+    names = (entry.legacy_name,) if entry.legacy_name else of_job.names if of_job else ()
+    return LegacyLabel(classes, names)
 
 
 def _last_partition_fn(

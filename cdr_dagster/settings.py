@@ -10,29 +10,52 @@ Everything that differs between a CDR tier, the embedded demo and the tests come
 - ``CDR_BASEDIR``: the CDR base folder where batch-job and publishing scripts live.
 - ``CDR_MAIL_OUTBOX``: when set, mail is written as ``.eml`` files to this folder instead of
   being sent through SMTP (``CDR_SMTP_HOST``, ``CDR_SMTP_PORT``, ``CDR_SMTP_STARTTLS``,
-  ``CDR_SMTP_USER``, ``CDR_SMTP_PASSWORD``).
+  ``CDR_SMTP_USER``, ``CDR_SMTP_PASSWORD``). ``CDR_MAIL_SENDER``, when set, is the From
+  address of every message, replacing each job's own legacy sender.
 - ``CDR_SFTP_LOCAL_DIR``: when set, the s/FTP server is replaced by this folder; otherwise
   ``CDR_SFTP_HOST``, ``CDR_SFTP_PORT``, ``CDR_SFTP_USER``, ``CDR_SFTP_KEY_FILE`` or
   ``CDR_SFTP_PASSWORD`` (or ``CDR_SFTP_KEY_PASSPHRASE`` for an encrypted key),
   ``CDR_SFTP_KNOWN_HOSTS`` and ``CDR_SFTP_HOST_KEY_POLICY`` (reject, warn or auto-add).
+- ``CDR_SCRIPT_ENV_ALLOW``: names of further environment variables the CDR scripts may see,
+  separated by commas or spaces (``docs/script-environment.md``). A name that looks like a
+  secret (:data:`SECRET_NAME`) stops the code location from loading.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 TIERS = ("DEV", "QA", "STAGE", "PROD")
+
+
+class Tier(StrEnum):
+    """A CDR tier, for Config fields: Dagster's config schema then lists the four names."""
+
+    DEV = "DEV"
+    QA = "QA"
+    STAGE = "STAGE"
+    PROD = "PROD"
+
+
 DEFAULT_TIER = "DEV"
 TIMEZONE = "America/New_York"
 LOCATION_NAME = "cdr_dagster"
 LEGACY_SENDER = "PDQ Operator <NCIPDQoperator@mail.nih.gov>"
+# the bare address the legacy disk, health and dictionary-loader mails came from
+OPERATOR_ADDRESS = "NCIPDQoperator@mail.nih.gov"
 DEFAULT_SMTP_HOST = "MAILFWD.NIH.GOV"
 DEVELOPERS_GROUP = "Developers Notification"
+SCRIPT_ENV_ALLOW_VARIABLE = "CDR_SCRIPT_ENV_ALLOW"
+#: Variable names that hold (or point at) credentials: never given to a CDR script.
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SettingsError(ValueError):
@@ -106,6 +129,7 @@ class Settings:
     basedir: Path
     python: str
     mail_outbox: Path | None
+    mail_sender: str | None
     smtp_host: str
     smtp_port: int
     smtp_starttls: bool
@@ -117,11 +141,33 @@ class Settings:
     sftp_key_file: str | None
     sftp_known_hosts: str | None
     sftp_host_key_policy: str
+    script_env_allow: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
         """True on the PROD tier."""
         return self.tier == "PROD"
+
+
+def script_env_allow(value: str | None) -> tuple[str, ...]:
+    """The variable names of ``CDR_SCRIPT_ENV_ALLOW`` (commas or spaces between them).
+
+    Raises :class:`SettingsError` naming a name that is not a variable name or that looks
+    like a secret (:data:`SECRET_NAME`): secrets never reach a script.
+    """
+    names = tuple(dict.fromkeys(part for part in re.split(r"[\s,]+", value or "") if part))
+    bad = [name for name in names if not _VARIABLE_NAME.match(name)]
+    if bad:
+        raise SettingsError(
+            f"{SCRIPT_ENV_ALLOW_VARIABLE}: {', '.join(map(repr, bad))} is not a variable name"
+        )
+    secret = [name for name in names if SECRET_NAME.search(name)]
+    if secret:
+        raise SettingsError(
+            f"{SCRIPT_ENV_ALLOW_VARIABLE}: {', '.join(map(repr, secret))} looks like a secret "
+            "(PASSWORD, SECRET, TOKEN, KEY...); CDR scripts never get secrets"
+        )
+    return names
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         basedir=Path(env.get("CDR_BASEDIR", "").strip() or "/cdr"),
         python=env.get("CDR_PYTHON", "").strip() or sys.executable,
         mail_outbox=Path(outbox) if outbox else None,
+        mail_sender=env.get("CDR_MAIL_SENDER", "").strip() or None,
         smtp_host=env.get("CDR_SMTP_HOST", "").strip() or DEFAULT_SMTP_HOST,
         smtp_port=_int(env, "CDR_SMTP_PORT", 25),
         smtp_starttls=_flag(env, "CDR_SMTP_STARTTLS"),
@@ -150,4 +197,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sftp_key_file=env.get("CDR_SFTP_KEY_FILE", "").strip() or None,
         sftp_known_hosts=env.get("CDR_SFTP_KNOWN_HOSTS", "").strip() or None,
         sftp_host_key_policy=policy,
+        script_env_allow=script_env_allow(env.get(SCRIPT_ENV_ALLOW_VARIABLE)),
     )

@@ -27,7 +27,7 @@ from cdr_dagster_tests.services.sftp import SftpEndpoint, SftpServer
 from cdr_dagster_tests.services.smtp import SmtpServer
 
 # Dagster warns about its own beta APIs when a sensor targets a job with Definitions-level
-# resources (see DESIGN 8a); that noise is not ours.
+# resources (docs/architecture.md#run-monitoring); that noise is not ours.
 warnings.filterwarnings("ignore", category=Warning, module="dagster")
 
 # The tests must never reach a real tier: no inherited tier or database settings.

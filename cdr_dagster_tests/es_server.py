@@ -1,6 +1,6 @@
 """A small Elasticsearch-compatible HTTP server for the tests, and the fixtures that use it.
 
-No Elasticsearch can be installed on the test machines (DESIGN 5), so the tests run the real
+No Elasticsearch can be installed on the test machines, so the tests run the real
 ``elasticsearch`` 7.17 client against this server on loopback. It answers the way
 Elasticsearch 7.17 does for what the loads use, with the same status codes and error shapes:
 

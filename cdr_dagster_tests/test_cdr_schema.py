@@ -24,7 +24,7 @@ from cdr_dagster.cdr.schema import (
     views,
 )
 
-#: Every table the four specs name, with the names of tables.sql.
+#: Every table the jobs use, with the names of tables.sql.
 SPEC_TABLES = {
     "action", "all_doc_versions", "all_docs", "audit_trail", "batch_job", "batch_job_parm",
     "checkout", "ctgov_trial", "ctgov_trial_other_id", "ctgov_trial_sponsor", "ctl",

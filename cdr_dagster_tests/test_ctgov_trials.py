@@ -36,7 +36,7 @@ from cdr_dagster.cdr.schema import (
     ctgov_trial_sponsor,
 )
 
-#: Spec 02 6.2, verbatim (the legacy's unencoded URL carried "+" for the space).
+#: The legacy request URL, verbatim (the legacy's unencoded URL carried "+" for the space).
 SPEC_TERM = (
     "(AREA[Condition](cancer OR lymphedema OR myelodysplastic+syndromes OR neutropenia OR "
     "aspergillosis OR mucositis OR neoplasm) OR AREA[ConditionSearch](cancer OR neoplasm) OR "

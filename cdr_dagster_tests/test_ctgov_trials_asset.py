@@ -256,7 +256,12 @@ def test_a_bad_cutoff_fails_before_asking_the_api(cdr_db: Engine, api: StudiesAp
         raise_on_error=False,
     )
     assert not result.success
-    assert "cutoff '2020-13-01' is not a date in the form YYYY-MM-DD" in failure(result)
+    [event] = [e for e in result.all_events if e.is_step_failure]
+    error, chain = event.step_failure_data.error, []
+    while error is not None:  # the Config class refuses it as the step builds the Config
+        chain.append(error.message)
+        error = error.cause
+    assert "cutoff '2020-13-01' is not a date in the form YYYY-MM-DD" in "\n".join(chain), chain
     assert api.requests == []
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from aiosmtpd.controller import Controller
 from lxml import html as lxml_html
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 
 from cdr_dagster.cdr.partners import (
     EXPIRED,
@@ -76,7 +76,7 @@ def contact(status: str = "T", activation: str = "", renewal: str = "") -> Conta
 @pytest.mark.parametrize(
     ("activation", "renewal", "kind", "expires"),
     [
-        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # spec 2.9 scenario 3
+        ("2024-12-01", "", EXPIRING, date(2025, 3, 11)),  # warned before expiry
         ("2024-06-01", "2024-12-20", "current", None),  # scenario 4: D-80 is not < D-80
         ("2024-12-19", "", EXPIRING, date(2025, 3, 29)),  # D-81
         ("2024-11-30", "", EXPIRING, date(2025, 3, 10)),  # D-100 is not < D-100
@@ -162,7 +162,7 @@ def test_licensee_already_expired_is_not_changed_and_a_missing_status_fails():
 
 
 # ---------------------------------------------------------------------------------------------
-# Contact selection (spec 04 1.2) on PostgreSQL
+# Contact selection (docs/behaviour-notes.md#licensee-documents) on PostgreSQL
 # ---------------------------------------------------------------------------------------------
 
 
@@ -281,11 +281,17 @@ def partners(cdr_db, tmp_path: Path):
     return tmp_path
 
 
-def notify(cdr_db, mailbox, basedir, tier="PROD", **config):
+def notify(cdr_db, mailbox, basedir, tier="PROD", instance=None, **config):
     return notify_data_partners_job.execute_in_process(
         run_config={"ops": {"notify_data_partners_op": {"config": config}}},
         resources=job_resources(cdr_db, mailbox, basedir, tier),
+        instance=instance,
     )
+
+
+def logged(instance, result) -> list[str]:
+    """The messages the run logged."""
+    return [record.user_message for record in instance.all_logs(result.run_id)]
 
 
 def mails(mailbox) -> list[tuple[str, list[str], str]]:
@@ -522,7 +528,7 @@ def test_resume_after_a_relay_failure_mails_nobody_twice(cdr_db, mailbox, partne
 
 
 # ---------------------------------------------------------------------------------------------
-# The partner list (spec 04 6.5)
+# The partner list (docs/behaviour-notes.md#partner-list)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -624,3 +630,155 @@ def test_partner_list(cdr_db, mailbox, tmp_path: Path):
         resources=res,
     )
     assert result.success and mailbox.messages == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The journal is keyed on the address; notif_date is the database's clock
+# ---------------------------------------------------------------------------------------------
+
+
+def database_time(cdr_db) -> datetime:
+    with cdr_db.connect() as conn:
+        return conn.execute(select(func.localtimestamp())).scalar_one()
+
+
+def test_a_corrected_address_gets_the_notice_on_a_live_rerun(cdr_db, mailbox, partners):
+    assert notify(cdr_db, mailbox, partners, mode="live").success
+    fixed = licensee_xml(
+        "Acme Health",
+        "Production",
+        dates={"TestActivation": "2020-01-01"},
+        contacts=[("P", "Jane Roe", "jane.roe@acme.example")],
+        username="acmehealth",
+    )
+    with cdr_db.begin() as conn:
+        conn.execute(update(all_docs).where(all_docs.c.id == 500).values(xml=fixed))
+    mailbox.clear()
+    with dg.instance_for_test() as instance:
+        rerun = notify(cdr_db, mailbox, partners, mode="live", instance=instance)
+        messages = logged(instance, rerun)
+    assert rerun.success
+    sent = [(s, r) for s, r, _ in mails(mailbox)]
+    data_subject = "PDQ XML Data for 2025-03-07 (Week 10)"
+    assert (data_subject, ["jane.roe@acme.example"]) in sent, (
+        f"the corrected address got nothing: {sent}"
+    )
+    assert len(sent) == 2, f"only the new address and the summary were due: {sent}"
+    with cdr_db.connect() as conn:
+        rows = conn.execute(select(data_partner_notification.c.email_addr)).scalars().all()
+    assert sorted(rows) == ["jane.roe@acme.example", "jroe@acme.example", "tom@trial.example"]
+    # Tom's address was notified by the first run: the skip is logged with its reason
+    assert any(
+        "skipping Tom Trial at Trial Co <tom@trial.example>: the address was notified" in m
+        for m in messages
+    ), messages
+
+
+def test_a_second_contact_with_a_notified_address_is_skipped_and_logged(cdr_db, mailbox, partners):
+    add_licensee(
+        cdr_db,
+        503,
+        licensee_xml(
+            "Acme Labs",
+            "Production",
+            dates={"TestActivation": "2020-01-01"},
+            contacts=[("P", "Jane Roe", "jroe@ACME.example")],
+        ),
+    )
+    with dg.instance_for_test() as instance:
+        result = notify(cdr_db, mailbox, partners, mode="live", instance=instance)
+        messages = logged(instance, result)
+    assert result.success
+    to_jane = [
+        s for s, r, _ in mails(mailbox) if r == ["jroe@ACME.example"] or r == ["JRoe@acme.example"]
+    ]
+    assert to_jane == ["PDQ XML Data for 2025-03-07 (Week 10)"], (
+        f"one address must get one notice per export: {to_jane}"
+    )
+    skips = [m for m in messages if m.startswith("skipping 'data' for Jane Roe at Acme")]
+    assert len(skips) == 1 and "already done for jroe@acme.example" in skips[0], messages
+
+
+def test_notif_date_is_the_database_clock_not_the_hosts(cdr_db, mailbox, partners):
+    db = checked_db(cdr_db)
+    good = EmailResource(tier="PROD", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db)
+    settings = NotifySettings(mode="live", tier="PROD", basedir=partners, today=date.today())
+
+    def send(subject, body, to):
+        good.send(subject, body, to=to, html=True, tier_prefix=False)
+
+    def wrong_host_clock() -> datetime:
+        return datetime(2001, 1, 1, 5, 0, 0)  # a host clock the database does not share
+
+    before = database_time(cdr_db)
+    PartnerNotifier(
+        db.engine, settings, send, logging.getLogger("t"), lambda _: None, wrong_host_clock
+    ).run()
+    after = database_time(cdr_db)
+    with cdr_db.connect() as conn:
+        dates = conn.execute(select(data_partner_notification.c.notif_date)).scalars().all()
+    assert len(dates) == 2, "two contacts are notified live"
+    assert all(before <= when <= after for when in dates), (
+        f"notif_date {dates} is not the database's time (between {before} and {after})"
+    )
+
+
+def test_the_partner_list_file_is_stamped_in_new_york_time(cdr_db, mailbox, tmp_path: Path):
+    from zoneinfo import ZoneInfo
+
+    add_licensee(
+        cdr_db, 10, licensee_xml("Acme", "Production", dates={"TestActivation": "2023-01-05"})
+    )
+    add_group_members(cdr_db, "Test Publishing Notification", TESTERS)
+    (tmp_path / "sftp_log").mkdir()
+    (tmp_path / "sftp_log" / "cumulative.log").write_text("")
+    new_york = ZoneInfo("America/New_York")
+    before = datetime.now(new_york).replace(microsecond=0, tzinfo=None)
+    result = data_partner_list_report_job.execute_in_process(
+        run_config={"ops": {"data_partner_list_report_op": {"config": {"mode": "test"}}}},
+        resources=job_resources(cdr_db, mailbox, tmp_path, "DEV"),
+    )
+    after = datetime.now(new_york).replace(tzinfo=None)
+    assert result.success
+    (saved,) = (tmp_path / "reports").glob("licensees-*.html")
+    stamp = datetime.strptime(saved.stem.removeprefix("licensees-"), "%Y%m%dT%H%M%S")
+    assert before <= stamp <= after, f"{saved.name} is not New York time ({before} to {after})"
+
+
+def test_an_expiry_that_would_leave_the_licensee_invalid_is_refused(cdr_db, mailbox, partners):
+    """A Licensee schema without the Test-expired status: the expiry save is refused, naming
+    the document and the first error, and the Licensee is left as it was."""
+    from cdr_dagster.cdr.validation import install_schema
+    from cdr_dagster_tests.cdr_rows import SCHEMAS
+
+    xml = (SCHEMAS / "Licensee.xml").read_text(encoding="utf-8")
+    status = '<xsd:element name="LicenseeStatus" type="NotEmptyString"/>'
+    assert status in xml
+    strict = xml.replace(
+        status,
+        '<xsd:element name="LicenseeStatus"><xsd:simpleType><xsd:restriction base="xsd:string">'
+        '<xsd:enumeration value="Test"/><xsd:enumeration value="Production"/>'
+        "</xsd:restriction></xsd:simpleType></xsd:element>",
+    )
+    with cdr_db.begin() as conn:
+        install_schema(conn, "Licensee.xml", strict)
+    result = notify_data_partners_job.execute_in_process(
+        run_config={"ops": {"notify_data_partners_op": {"config": {"mode": "live"}}}},
+        resources=job_resources(cdr_db, mailbox, partners, "PROD"),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(
+        "cannot save CDR0000000502: it does not validate against the Licensee schema: line 1: "
+        "Element 'LicenseeStatus': [facet 'enumeration'] The value 'Test-expired' is not an "
+        "element of the set {'Test', 'Production'}."
+    ), message
+    with cdr_db.connect() as conn:
+        numbers = conn.execute(
+            select(all_doc_versions.c.num).where(all_doc_versions.c.id == 502)
+        ).scalars()
+        assert list(numbers) == [1], "the refused expiry saved a version"
+        doc = conn.execute(select(all_docs.c.xml).where(all_docs.c.id == 502)).scalar_one()
+    assert "<LicenseeStatus>Test</LicenseeStatus>" in doc

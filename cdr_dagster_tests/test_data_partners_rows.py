@@ -20,6 +20,7 @@ from cdr_dagster.cdr.schema import (
     usr,
 )
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource, engine_for
+from cdr_dagster_tests.cdr_rows import add_schemas
 
 NAMES = (
     "TestActivation",
@@ -92,6 +93,7 @@ def licensee_type_id(engine: Engine) -> int:
                 .values(name="Licensee", format=1, created=datetime(2002, 1, 1))
                 .returning(doc_type.c.id)
             ).scalar_one()
+            add_schemas(conn, ["Licensee"])
     return found
 
 

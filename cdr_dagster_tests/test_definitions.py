@@ -125,7 +125,8 @@ def test_check_env_names_what_is_missing(
 
 
 def test_loading_the_code_location_does_not_import_heavy_clients() -> None:
-    """Every code-server start and reload pays for what definitions.py imports (DESIGN 8,
+    """Every code-server start and reload pays for what definitions.py imports
+    (docs/architecture.md#code-location-load,
     benchmarks/location_load.py): clients and the SQLAlchemy data layer load in runs only."""
     heavy = ("sqlalchemy", "elasticsearch", "paramiko", "lxml", "requests")
     probe = (

@@ -219,7 +219,8 @@ def test_glossary_in_both_languages_and_both_dictionaries(engine: Engine) -> Non
 
 
 def test_drug_dictionary_terms_with_other_names(engine: Engine) -> None:
-    """Spec 02 1.3: drug ids come from query_term through the Drug/agent semantic type."""
+    """docs/behaviour-notes.md#dictionary-terms: drug ids come from query_term through the
+    Drug/agent semantic type."""
     with engine.connect() as conn:
         drug_ids = set(
             conn.execute(
@@ -261,7 +262,8 @@ EXPIRING_LINKS = """
 def test_drug_information_summaries_have_links_on_both_sides_of_the_cutoffs(
     engine: Engine,
 ) -> None:
-    """Spec 03 2: removal cutoff today - 3 years, report cutoff one month later."""
+    """docs/behaviour-notes.md#expiring-dis-links: removal cutoff today - 3 years, report cutoff one
+    month later."""
     with engine.connect() as conn:
         removal = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-03-12"}).all()
         report = conn.execute(text(EXPIRING_LINKS), {"cutoff": "2022-04-12"}).all()
@@ -365,7 +367,7 @@ def test_every_document_on_cancer_gov_was_pushed_by_its_job(engine: Engine) -> N
 
 
 def test_licensees_in_test_and_production_states(engine: Engine) -> None:
-    """Spec 04 6.3: the partner list query; 1.1: titles carry the status."""
+    """The partner list query (docs/behaviour-notes.md#partner-list); titles carry the status."""
     with engine.connect() as conn:
         listed = conn.execute(
             text(
@@ -394,7 +396,8 @@ def test_licensees_in_test_and_production_states(engine: Engine) -> None:
 
 
 def test_sweep_specifications_parse_and_point_inside_the_demo(engine: Engine, demo: Path) -> None:
-    """Spec 03 1.4: the latest valid version of the one SweepSpecifications document."""
+    """docs/behaviour-notes.md#sweep-specifications: the latest valid version of the one
+    SweepSpecifications document."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -481,12 +484,12 @@ def test_demo_env_names_absolute_demo_paths(demo: Path) -> None:
         "CDR_DB_URL_PROD": f"sqlite:///{demo / 'cdr.db'}",
         "DAGSTER_HOME": str(demo / "dagster_home"),
         "CDR_AKAMAI_LOCAL_DIR": str(demo / "akamai-netstorage"),
-        # Health and disk-space checks look at a loopback port where nothing listens.
-        "CDR_HEALTH_CHECK_URL": "http://127.0.0.1:9/cgi-bin/cdr/cdrping.py",
-        "CDR_DISK_SPACE_URL_DEV": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_QA": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_STAGE": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
-        "CDR_DISK_SPACE_URL_PROD": "http://127.0.0.1:9/cgi-bin/cdr/df.py",
+        # Health and disk-space checks read local stand-in pages.
+        "CDR_HEALTH_CHECK_URL": (demo / "stand-ins" / "cdrping.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_DEV": (demo / "stand-ins" / "df-DEV.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_QA": (demo / "stand-ins" / "df-QA.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_STAGE": (demo / "stand-ins" / "df-STAGE.txt").as_uri(),
+        "CDR_DISK_SPACE_URL_PROD": (demo / "stand-ins" / "df-PROD.txt").as_uri(),
     }
     # Folders the seeder makes; the Akamai stand-in is made by its first push.
     made = {key: value for key, value in env.items() if key.endswith(("_DIR", "_HOME", "OUTBOX"))}
@@ -501,6 +504,7 @@ def test_dagster_yaml_is_a_valid_sqlite_instance(demo: Path) -> None:
 
     config, _ = dagster_instance_config(str(demo / "dagster_home"))
     assert config["telemetry"]["enabled"] is False
+    assert config["nux"]["enabled"] is False  # no "Join the community" dialog
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 8
     assert config["sensors"]["use_threads"] is True
     assert config["sensors"]["num_workers"] == 8
@@ -779,3 +783,37 @@ def test_data_files_parse(tmp_path: Path) -> None:
     for document in load_documents(files):
         assert etree.QName(document.root).localname == document.doc_type
         assert document.doc_type in roots
+
+
+def test_the_demo_documents_validate_against_the_demo_schemas(tmp_path: Path) -> None:
+    """Every document and version of a type with a demo schema validates, so the demo's
+    live saves (link removal, Licensee expiry, recording expiry) are not refused."""
+    from sqlalchemy import create_engine, select
+
+    from cdr_dagster.cdr.schema import all_doc_versions, all_docs, doc_type
+    from cdr_dagster.cdr.validation import SchemaCache
+    from cdr_dagster.cdr.xml import parse_xml
+    from cdr_dagster.demo.database import DEMO_SCHEMAS
+    from cdr_dagster.demo.seed import seed_demo
+
+    demo = tmp_path / "demo"
+    seed_demo(demo)
+    types = [name for name in DEMO_SCHEMAS.values() if name]
+    schemas = SchemaCache()
+    engine = create_engine(f"sqlite:///{demo / 'cdr.db'}")
+    checked, invalid = 0, []
+    with engine.connect() as conn:
+        for table in (all_docs, all_doc_versions):
+            rows = conn.execute(
+                select(table.c.id, table.c.xml, doc_type.c.name)
+                .join(doc_type, doc_type.c.id == table.c.doc_type)
+                .where(doc_type.c.name.in_(types))
+            ).all()
+            for row in rows:
+                checked += 1
+                result = schemas.validate(conn, row.name, parse_xml(row.xml))
+                if not result.valid:
+                    invalid.append((table.name, row.id, result.first_error))
+    engine.dispose()
+    assert checked > 50, f"only {checked} documents were checked"
+    assert invalid == [], f"demo documents that do not validate: {invalid}"

@@ -23,8 +23,7 @@ from sqlalchemy.engine import Engine
 
 from cdr_dagster.assets.dictionaries import assets, jobs
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.dictionaries.build import MAPPINGS_DIR
-from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS
+from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_SIZE, CHECK_TERMS
 from cdr_dagster.cdr.dictionaries.filters import install_filter, packaged_filter
 from cdr_dagster.cdr.schema import all_docs, doc_type, pub_proc_cg, query_term
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class
@@ -40,7 +39,10 @@ from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
 )
 from cdr_dagster_tests.services.smtp import SmtpServer
 
+#: The demo's ctl rows dictionary/glossary and dictionary/drugs (index definitions).
+DEMO_DATA = Path(__file__).resolve().parents[1] / "cdr_dagster" / "demo" / "data"
 GLOSSARY_TITLE = "Index Glossary Dictionary"
+SIZE_OPTIONS = {"max_shrink_percent", "accept_shrink"}
 DRUG_TITLE = "Index Drug Dictionary"
 
 # --- CDR content ------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def seed_cdr(engine: Engine, glossary_filter: str | None = None) -> None:
             document(doc_id, "Term", name, xml)
             semantic_type(doc_id, kind)
         for name in ("glossary", "drugs"):
-            text = (MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8")
+            text = (DEMO_DATA / f"ctl--dictionary--{name}.json").read_text(encoding="utf-8")
             set_control_value(conn, "dictionary", name, text)
         install_filter(conn, GLOSSARY_TITLE, glossary_filter)
         install_filter(conn, DRUG_TITLE)
@@ -335,7 +337,7 @@ def test_full_glossary_load(
     mapping = search_cluster.client().indices.get_mapping(index=index)[index]["mappings"]
     assert mapping["dynamic"] == "strict" and "term_name" in mapping["properties"]
 
-    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True}
+    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True, CHECK_SIZE: True}
     [materialization] = result.asset_materializations_for_node("glossary_dictionary")
     metadata = materialization.metadata
     assert metadata["documents"].value == 6 and metadata["terms"].value == 3
@@ -349,6 +351,7 @@ def test_full_glossary_load(
 
     [mail] = mailbox.messages
     assert mail.rcpt_tos == ["ann@example.gov"]
+    assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
     assert mail.message["Subject"] == (
         f"[DEV] Load of glossary dictionary to {host_of(search_cluster)}"
     )
@@ -386,7 +389,7 @@ def test_full_drug_load(
     # ES coerces the string term_id into the long field, so the API can search by number
     hit = search_cluster.client().get(index=alias, id="702758")
     assert hit["_source"]["term_id"] == "702758"
-    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True}
+    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True, CHECK_SIZE: True}
     [mail] = mailbox.messages
     assert mail.rcpt_tos == ["pdq@example.gov", "ops@example.gov"]
     assert mail.message["Subject"] == f"[DEV] Load of drugs dictionary to {host_of(search_cluster)}"
@@ -405,7 +408,7 @@ def test_a_reload_moves_the_alias_and_drops_the_old_index(
     )
     alias = f"{search_cluster.prefix}drugv1"
     old = f"{alias}-20010101013000"
-    mapping = json.loads((MAPPINGS_DIR / "drugs.json").read_text(encoding="utf-8"))
+    mapping = json.loads((DEMO_DATA / "ctl--dictionary--drugs.json").read_text(encoding="utf-8"))
     search_cluster.client().indices.create(index=old, **mapping)
     first_run = run(defs, "drugs")
     assert first_run.success
@@ -428,7 +431,11 @@ def test_the_tier_option_names_the_media_host_and_the_subject(
     cdr_db: Engine,
     mailbox: SmtpServer,
     search_cluster: SearchCluster,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """On PROD (the resources are PROD's); another tier's own sources are
+    test_search_load_tiers.py's."""
+    monkeypatch.setenv("CDR_TIER", "PROD")
     seed_cdr(cdr_db)
     defs = definitions(cdr_db, mailbox, cluster_resource(search_cluster))
     assert run(defs, "glossary", {"tier": "PROD"}).success
@@ -528,7 +535,8 @@ def test_checks_fail_on_a_short_index_and_the_alias_stays(
     assert_failed_and_untouched(
         result, mailbox, search_cluster, live, "2 expected document.s. missing"
     )
-    assert checks(result) == {CHECK_TERMS: False, CHECK_FIELDS: True}
+    # 4 of 6 documents is also a shrink of a third
+    assert checks(result) == {CHECK_TERMS: False, CHECK_FIELDS: True, CHECK_SIZE: False}
     [terms] = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_TERMS]
     assert terms.metadata["missing_examples"].value == [
         "339337_cancer.gov_es_patient",
@@ -554,7 +562,7 @@ def test_checks_fail_on_documents_missing_a_field(
     )
     result = run(definitions(cdr_db, mailbox, cluster_resource(search_cluster)), "glossary")
     assert_failed_and_untouched(result, mailbox, search_cluster, live, "first_letter")
-    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: False}
+    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: False, CHECK_SIZE: True}
 
 
 def test_a_missing_filter_fails_before_any_index_is_made(
@@ -593,7 +601,7 @@ def test_a_run_limited_to_ids_keeps_its_index_and_leaves_the_alias(
         "339337_genetics_en_healthprofessional",
         "339337_cancer.gov_es_patient",
     }
-    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True}
+    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True, CHECK_SIZE: True}
     assert result.asset_materializations_for_node("glossary_dictionary") == []
     [observation] = result.asset_observations_for_node("glossary_dictionary")
     assert observation.metadata["mode"].value == "limited"
@@ -647,7 +655,7 @@ def test_test_mode_writes_nothing_and_says_example_com(
     [observation] = result.asset_observations_for_node("glossary_dictionary")
     assert observation.metadata["mode"].value == "test"
     assert observation.metadata["documents"].value == 6
-    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True}
+    assert checks(result) == {CHECK_TERMS: True, CHECK_FIELDS: True, CHECK_SIZE: True}
     [mail] = mailbox.messages
     assert mail.message["Subject"] == "[DEV] Load of glossary dictionary to example.com"
     printed = capsys.readouterr().out
@@ -669,15 +677,23 @@ def test_bad_options_are_named(
 ) -> None:
     seed_cdr(cdr_db)
     defs = definitions(cdr_db, mailbox, cluster_resource(search_cluster))
+    # A tier is one of the config schema's choices: Dagster refuses the run config itself.
+    with pytest.raises(dg.DagsterInvalidConfigError, match="tier not in enum type Tier got LIVE"):
+        run(defs, "glossary", {"tier": "LIVE"})
+    # The Config class's own rules (checked by the schedule loader and the Run-Now sensor
+    # before a run) also stop a run launched anyway, when its step builds the Config.
     for config, message in (
-        ({"tier": "LIVE"}, "tier 'LIVE' is not one of DEV, QA, STAGE, PROD"),
         ({"log_level": "LOUD"}, "log_level 'LOUD' is not one of"),
-        ({"limit": -1}, "limit must not be negative, not -1"),
+        ({"limit": -1}, "Input should be greater than or equal to 0"),
     ):
         result = run(defs, "glossary", config)
         assert not result.success
-        failure = result.get_step_failure_events()[0].step_failure_data.error
-        assert message in failure.message
+        error = result.get_step_failure_events()[0].step_failure_data.error
+        chain = []
+        while error is not None:
+            chain.append(error.message)
+            error = error.cause
+        assert message in "\n".join(chain), chain
 
 
 # --- the dump folder (the demo's local mode) ------------------------------------------------
@@ -696,7 +712,7 @@ def test_the_dump_folder_gets_the_index_and_the_alias(
     lines = (folder / f"{index}.ndjson").read_text(encoding="utf-8").splitlines()
     actions = [json.loads(line) for line in lines[::2]]
     assert {a["index"]["_id"] for a in actions} == GLOSSARY_IDS
-    assert {a["index"]["_index"] for a in actions} == {index}
+    assert {a["index"]["_index"] for a in actions} == {"glossaryv1"}  # as the APIs load it
     assert json.loads(lines[1])["term_id"] == 44058
     assert mailbox.messages[0].message["Subject"] == (
         f"[DEV] Load of glossary dictionary to {folder}"
@@ -712,9 +728,9 @@ def test_jobs_follow_the_catalogue_convention() -> None:
     assert {asset.key.to_user_string() for asset in assets} == set(entry.names)
     fields = set(assets[0].op.config_schema.config_type.fields)
     expected = {option.field for option in entry.options if option.field}
-    assert fields == expected
+    assert fields == expected | SIZE_OPTIONS  # the size check's options are new
     for asset in assets:
-        assert {spec.name for spec in asset.check_specs} == {CHECK_TERMS, CHECK_FIELDS}
+        assert {spec.name for spec in asset.check_specs} == {CHECK_TERMS, CHECK_FIELDS, CHECK_SIZE}
         assert all(spec.blocking for spec in asset.check_specs)
         assert asset.op.pool == "elasticsearch"
     for job in jobs:

@@ -1,10 +1,11 @@
 """Glossary and drug documents, term by term, from exported CDR XML through our filters.
 
-- The spec's acceptance scenarios (spec 02 section 1.9) and full expected documents for
+- The acceptance scenarios (docs/behaviour-notes.md#dictionary-documents) and full expected
+  documents for
   English and Spanish, patient and health-professional definitions, and drug aliases.
-- The golden documents of the consumer APIs (``shared/reference-data``): an exported document
+- The golden documents of the consumer APIs (``data/reference``): an exported document
   carrying each golden document's content gives exactly that document (the media URLs are
-  compared in the form the current filter writes; spec 02 section 2.1).
+  compared in the form the current filter writes; docs/behaviour-notes.md#dictionary-consumers).
 - The rules shared by every filter: node conversion, pretty URL and first letter.
 - The filter contract: fetched by title from the CDR (PostgreSQL), a change there flows
   through, and a filter can reach neither files nor the network.
@@ -39,7 +40,7 @@ from cdr_dagster.cdr.dictionaries.nodes import NodeError, element_value, node_do
 from cdr_dagster.cdr.dictionaries.text import clean_pretty_url, lowercase_first_letter
 from cdr_dagster.cdr.schema import all_docs, doc_type
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
+REFERENCE = Path(__file__).parent / "data" / "reference"
 
 
 def build(dictionary: Dictionary, xml: str, tier: str = "DEV") -> dict[str, dict[str, Any]]:
@@ -334,7 +335,7 @@ def test_definition_markup_becomes_html_and_text_keeps_its_whitespace() -> None:
 def test_overlong_name_gives_an_empty_url_name() -> None:
     """Scenario 5: more than 75 characters once made into a URL name gives ""."""
     name = "stage IIIA non-small cell lung cancer with mediastinal lymph nodes involved ok"
-    assert len(name) == 78
+    assert len(name) == 78, f"the test name is {len(name)} characters, not 78: {name!r}"
     xml = f"""<GlossaryTerm id="CDR0000900400"><TermName>{name}</TermName>
       <TermDefinition><DefinitionText>A stage.</DefinitionText>
       <Dictionary>Cancer.gov</Dictionary><Audience>Health professional</Audience></TermDefinition>
@@ -598,8 +599,8 @@ def exported_glossary_term(golden: dict[str, Any]) -> str:
 
 
 def current_media_urls(golden: dict[str, Any]) -> dict[str, Any]:
-    """The golden document with media URLs in the form the current filter writes (spec 02
-    section 2.1: the filter is authoritative) and media types as it spells them."""
+    """The golden document with media URLs in the form the current filter writes (the filter is
+    authoritative) and media types as it spells them."""
     document = copy.deepcopy(golden)
 
     def new(url: str) -> str:
@@ -687,11 +688,41 @@ def test_drug_documents_match_the_drug_api_golden_responses(path: Path) -> None:
     assert [{"type": a["term_name_type"], "name": a["name"]} for a in aliases] == golden["aliases"]
     assert {a["preferred_name"] for a in aliases} == {golden["name"]}
     assert {a["pretty_url_name"] for a in aliases} == {golden["prettyUrlName"]}
-    assert len(documents) == len(golden["aliases"]) + 1
+    expected = {main, *(f"{main}-{i}" for i in range(1, len(aliases) + 1))}
+    extra = sorted(set(documents) - expected)
+    assert len(documents) == len(golden["aliases"]) + 1, f"unexpected documents: {extra}"
+
+
+#: The golden documents shipped in cdr_dagster_tests/data/reference (see its README).
+GLOSSARY_GOLDEN_IDS = (
+    "339337_genetics_en_healthprofessional",
+    "43966_cancer.gov_en_patient",
+    "44058_cancer.gov_en_patient",
+    "44178_cancer.gov_en_patient",
+    "44386_cancer.gov_en_patient",
+    "445043_cancer.gov_en_patient",
+    "44759_cancer.gov_en_patient",
+)
+DRUG_GOLDEN_NAMES = (
+    "atezolizumab",
+    "avelumab",
+    "bevacizumab",
+    "durvalumab",
+    "ipilimumab",
+    "nivolumab",
+    "pembrolizumab",
+    "trastuzumab",
+)
 
 
 def test_the_reference_data_is_there() -> None:
-    assert len(GLOSSARY_GOLDEN) >= 7 and len(DRUG_GOLDEN) >= 8
+    glossary = {path.stem for path in GLOSSARY_GOLDEN}
+    drugs = {path.stem.removeprefix("success-") for path in DRUG_GOLDEN}
+    missing = [f"glossary-api/{name}.json" for name in GLOSSARY_GOLDEN_IDS if name not in glossary]
+    missing += [
+        f"drug-dictionary-api/success-{n}.json" for n in DRUG_GOLDEN_NAMES if n not in drugs
+    ]
+    assert not missing, f"missing from {REFERENCE}: {', '.join(missing)}"
 
 
 # --- rules shared by the filters ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Which temporary DIS links expire (spec 03 2): cutoffs, selection from the index at the
+"""Which temporary DIS links expire (docs/behaviour-notes.md#expiring-dis-links): cutoffs, selection
+from the index at the
 cutoff boundary on PostgreSQL, and the removal transform agreeing with the selection."""
 
 from __future__ import annotations
@@ -73,25 +74,26 @@ def test_a_cutoff_that_is_not_a_date_is_named(bad: str) -> None:
         check_cutoff(bad)
 
 
-def test_selection_takes_links_posted_strictly_before_the_cutoff(
+def test_selection_takes_links_posted_on_or_before_the_cutoff(
     cdr_db: Engine, documents: dict[int, str]
 ) -> None:
     with cdr_db.connect() as conn:
         selected = documents_with_expired_links(conn, CUTOFF)
         links = expiring_links(conn, CUTOFF)
-        on_the_day_after = expiring_links(conn, "2021-05-16")
-    assert selected == [6001, 6004]
+        on_the_day_before = expiring_links(conn, "2021-05-14")
+    # the boundary day: a link posted on the cutoff is selected, as the legacy selected it
+    assert selected == [6001, 6002, 6004], "the document whose link is on the cutoff is missing"
     assert links == [
+        ExpiringLink(6001, ON.url, "2021-05-15"),
         ExpiringLink(6001, BEFORE.url, "2021-05-14"),
         ExpiringLink(6001, LOWER.url, "2019-01-01"),
+        ExpiringLink(6002, ON.url, "2021-05-15"),
         ExpiringLink(6004, "https://g.example/leap", "2020-02-29"),
     ]
-    # the link posted on the cutoff day expires once the cutoff has passed it
-    assert [(link.doc_id, link.posted) for link in on_the_day_after] == [
-        (6001, "2021-05-15"),
+    # the day after the link was posted is not yet its cutoff
+    assert [(link.doc_id, link.posted) for link in on_the_day_before] == [
         (6001, "2021-05-14"),
         (6001, "2019-01-01"),
-        (6002, "2021-05-15"),
         (6004, "2020-02-29"),
     ]
 
@@ -99,7 +101,7 @@ def test_selection_takes_links_posted_strictly_before_the_cutoff(
 def test_the_transform_removes_exactly_the_selected_links_and_nothing_else(
     cdr_db: Engine, documents: dict[int, str]
 ) -> None:
-    for cutoff in (CUTOFF, "2021-05-16", "2019-01-01", "2030-01-01"):
+    for cutoff in (CUTOFF, "2021-05-14", "2019-01-01", "2030-01-01"):
         with cdr_db.connect() as conn:
             selected = expiring_links(conn, cutoff)
         for doc_id, xml in documents.items():
@@ -119,10 +121,11 @@ def test_the_changed_xml_differs_only_by_the_removed_blocks(documents: dict[int,
     removal = remove_expired_links(documents[6001], CUTOFF, name="CDR6001")
     assert removal.removed == (
         RemovedLink("2021-05-14", BEFORE.url),
+        RemovedLink("2021-05-15", ON.url),
         RemovedLink("2019-01-01", LOWER.url),
     )
     old, new = parse_xml(documents[6001]), parse_xml(removal.xml)
-    kept = [ON, AFTER, PERMANENT, UNDATED, NO_URL]
+    kept = [AFTER, PERMANENT, UNDATED, NO_URL]
     assert [child.tag for child in new] == [
         "DrugInfoMetaData",
         "Title",
@@ -142,5 +145,5 @@ def test_the_changed_xml_differs_only_by_the_removed_blocks(documents: dict[int,
 def test_a_document_without_expired_links_comes_back_unchanged(
     documents: dict[int, str],
 ) -> None:
-    removal = remove_expired_links(documents[6002], CUTOFF)
+    removal = remove_expired_links(documents[6002], "2021-05-14")
     assert removal.removed == () and removal.xml is documents[6002]

@@ -41,10 +41,10 @@ from cdr_dagster_tests.test_dis_links_rows import (
     versions_refused_for,
 )
 
-CUTOFF = "2021-05-15"
+CUTOFF = "2021-05-14"  # OLD_B was posted on the cutoff day: it expires
 OLD_A = Link("https://old.example/a", "2020-03-01")
 OLD_B = Link("https://old.example/b", "2021-05-14", section="Research_results")
-ON_CUTOFF = Link("https://keep.example/on-cutoff", "2021-05-15")
+DAY_AFTER = Link("https://keep.example/day-after", "2021-05-15")
 NEW = Link("https://keep.example/new", "2024-01-10")
 PERMANENT = Link("https://keep.example/permanent", "2010-01-01", temporary=None)
 COMMENT = "Removing expired temporary links"
@@ -67,8 +67,8 @@ def library(cdr_db: Engine) -> dict[str, int]:
     ids = base_rows(cdr_db)
     simple = xml_of("Simple", [OLD_A, NEW])
     add_document(cdr_db, ids, 7001, simple, [(simple, True)])
-    published = xml_of("Unversioned", [OLD_A, ON_CUTOFF])
-    edited = xml_of("Unversioned", [OLD_A, ON_CUTOFF], comment="work in progress")
+    published = xml_of("Unversioned", [OLD_A, DAY_AFTER])
+    edited = xml_of("Unversioned", [OLD_A, DAY_AFTER], comment="work in progress")
     add_document(cdr_db, ids, 7002, edited, [(published, True)])
     pub = xml_of("Draft", [OLD_A, PERMANENT])
     draft = xml_of("Draft", [OLD_A, OLD_B, PERMANENT, NEW])
@@ -80,7 +80,7 @@ def library(cdr_db: Engine) -> dict[str, int]:
     add_document(cdr_db, ids, 7005, failing, [(failing, True)])
     never = xml_of("Never published", [OLD_B])
     add_document(cdr_db, ids, 7006, never, [(never, False)])
-    kept = xml_of("On the cutoff", [ON_CUTOFF])
+    kept = xml_of("Day after", [DAY_AFTER])
     add_document(cdr_db, ids, 7007, kept, [(kept, True)])
     return ids
 
@@ -145,7 +145,7 @@ def test_a_live_removal_saves_new_versions_as_the_legacy_global_change_did(
         result = remove(resources, mode="live", cutoff=CUTOFF)
     assert not result.success  # one document failed; the run says so after doing the others
     metadata = op_metadata(result)
-    assert metadata["documents_examined"] == 6  # 7007's link is on the cutoff: not selected
+    assert metadata["documents_examined"] == 6  # 7007's link is a day after the cutoff
     assert metadata["checked_out_by_others"] == {"CDR0000007004": "mlee"}
     assert list(metadata["failed"]) == ["CDR0000007005"]
     assert "version refused for the test" in metadata["failed"]["CDR0000007005"]
@@ -170,10 +170,10 @@ def test_a_live_removal_saves_new_versions_as_the_legacy_global_change_did(
         (2, "N", COMMENT),
         (3, "Y", COMMENT),
     ]
-    assert elements(rows[1].xml) == expected("Unversioned", [OLD_A, ON_CUTOFF], "work in progress")
-    assert elements(rows[2].xml) == expected("Unversioned", [ON_CUTOFF])
+    assert elements(rows[1].xml) == expected("Unversioned", [OLD_A, DAY_AFTER], "work in progress")
+    assert elements(rows[2].xml) == expected("Unversioned", [DAY_AFTER])
     assert elements(working_xml(cdr_db, 7002)) == expected(
-        "Unversioned", [ON_CUTOFF], "work in progress"
+        "Unversioned", [DAY_AFTER], "work in progress"
     )
 
     # 7003: a later non-publishable version -> new publishable from v1, new version from v2
@@ -192,7 +192,7 @@ def test_a_live_removal_saves_new_versions_as_the_legacy_global_change_did(
     for doc_id, name, links in (
         (7004, "Locked", [OLD_B]),
         (7005, "Failing", [OLD_B, NEW]),
-        (7007, "On the cutoff", [ON_CUTOFF]),
+        (7007, "Day after", [DAY_AFTER]),
     ):
         assert [r.num for r in versions(cdr_db, doc_id)] == [1]
         assert elements(working_xml(cdr_db, doc_id)) == expected(name, links)
@@ -216,6 +216,43 @@ def test_a_live_removal_saves_new_versions_as_the_legacy_global_change_did(
     # the index follows: only the links of the two untouched documents are reported now
     after = report(resources, mode="live", cutoff=CUTOFF)
     assert after.success and op_metadata(after)["documents"] == 2
+
+
+def test_a_removal_that_would_leave_a_document_invalid_is_refused_naming_it(
+    cdr_db: Engine, library: dict[str, int], resources
+) -> None:
+    """A schema that wants at least one DrugReference: 7006's only link is expired, so its
+    new version would not validate; the save is refused, the others go on."""
+    from cdr_dagster.cdr.validation import install_schema
+    from cdr_dagster_tests.cdr_rows import SCHEMAS
+
+    strict = (SCHEMAS / "DrugInformationSummary.xml").read_text(encoding="utf-8")
+    optional = '<xsd:element name="DrugReference" type="DrugReference" minOccurs="0"'
+    assert optional in strict
+    strict = strict.replace(optional, '<xsd:element name="DrugReference" type="DrugReference"')
+    with cdr_db.begin() as conn:
+        install_schema(conn, "DrugInformationSummary.xml", strict)
+    before = versions(cdr_db, 7006)
+    result = remove(resources, mode="live", cutoff=CUTOFF)
+    assert not result.success, "the run must fail, naming the refused document"
+    metadata = op_metadata(result)
+    assert list(metadata["failed"]) == ["CDR0000007006"], metadata["failed"]
+    message = metadata["failed"]["CDR0000007006"]
+    assert message.startswith(
+        "InvalidDocumentError: cannot save CDR0000007006: it does not validate against the "
+        "DrugInformationSummary schema: line 10: Element 'EnteredBy': This element is not "
+        "expected. Expected is one of ( SummarySection, DrugReference )."
+    ), message
+    assert versions(cdr_db, 7006) == before, "the refused document must be left as it was"
+    assert elements(working_xml(cdr_db, 7006)) == expected("Never published", [OLD_B])
+    assert [r.num for r in versions(cdr_db, 7001)] == [1, 2], "the other documents are saved"
+    with cdr_db.connect() as conn:
+        statuses = conn.execute(
+            select(schema.all_doc_versions.c.val_status).where(
+                schema.all_doc_versions.c.id == 7001, schema.all_doc_versions.c.num == 2
+            )
+        ).scalar_one()
+    assert statuses == "V", "the new version's status is the validation's"
 
 
 def test_a_second_live_run_changes_nothing_more(
@@ -263,7 +300,7 @@ def test_test_mode_writes_before_and_after_files_and_saves_nothing(
     cwd_old = (folder / "CDR0000007002.cwdold.xml").read_text(encoding="utf-8")
     cwd_new = (folder / "CDR0000007002.cwdnew.xml").read_text(encoding="utf-8")
     assert cwd_old == working_xml(cdr_db, 7002)
-    assert elements(cwd_new) == expected("Unversioned", [ON_CUTOFF], "work in progress")
+    assert elements(cwd_new) == expected("Unversioned", [DAY_AFTER], "work in progress")
     pub_new = (folder / "CDR0000007003.pubnew.xml").read_text(encoding="utf-8")
     assert elements(pub_new) == expected("Draft", [PERMANENT])
     diff = (folder / "CDR0000007001.cwd.diff").read_text(encoding="utf-8").splitlines()
@@ -296,14 +333,15 @@ def test_the_default_removal_cutoff_is_three_years_ago(cdr_db: Engine, resources
     three_years = date.fromisoformat(removal_cutoff(today))
     links = [
         Link("https://old.example/day-before", (three_years - timedelta(days=1)).isoformat()),
-        Link("https://keep.example/on-the-day", three_years.isoformat()),
+        Link("https://old.example/on-the-day", three_years.isoformat()),
+        Link("https://keep.example/day-after", (three_years + timedelta(days=1)).isoformat()),
     ]
     xml = xml_of("Today", links)
     add_document(cdr_db, ids, 7100, xml, [(xml, True)])
     result = remove(resources, mode="live")
     assert result.success
     assert op_metadata(result)["cutoff"] == three_years.isoformat()
-    assert elements(working_xml(cdr_db, 7100)) == expected("Today", links[1:])
+    assert elements(working_xml(cdr_db, 7100)) == expected("Today", links[2:])
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -331,18 +369,18 @@ def test_the_report_lists_what_the_next_removal_will_take(
     assert rows == [
         ["Expires", "CDR ID", "URL"],
         ["2020-03-01", "CDR7001", OLD_A.url],
-        ["2021-05-15", "CDR7002", ON_CUTOFF.url],
+        ["2021-05-15", "CDR7002", DAY_AFTER.url],
         ["2020-03-01", "CDR7002", OLD_A.url],
         ["2021-05-14", "CDR7003", OLD_B.url],
         ["2020-03-01", "CDR7003", OLD_A.url],
         ["2021-05-14", "CDR7004", OLD_B.url],
         ["2021-05-14", "CDR7005", OLD_B.url],
         ["2021-05-14", "CDR7006", OLD_B.url],
-        ["2021-05-15", "CDR7007", ON_CUTOFF.url],
+        ["2021-05-15", "CDR7007", DAY_AFTER.url],
     ]
     metadata = op_metadata(result)
     assert metadata["links"] == 9 and metadata["recipients"] == ["pw@example.gov"]
-    assert "| 2021-05-15 | CDR7007 | https://keep.example/on-cutoff |" in metadata["report"]
+    assert "| 2021-05-15 | CDR7007 | https://keep.example/day-after |" in metadata["report"]
 
 
 def test_the_report_goes_to_the_test_group_in_test_mode_and_to_recip_when_given(
@@ -390,7 +428,7 @@ def test_both_jobs_on_the_seeded_demo(tmp_path: Path) -> None:
     assert {doc for doc, _ in listed} == {"CDR760001", "CDR760002", "CDR760005", "CDR746112"}
     assert ("CDR760002", shift_months(today, -36).isoformat()) in listed  # gone next month
     assert ("CDR760005", shift_months(today, -40).isoformat()) in listed
-    assert all(posted < report_cutoff(today) for _, posted in listed)
+    assert all(posted <= report_cutoff(today) for _, posted in listed)
 
     assert remove(resources).success  # test mode first: files only
     removed = remove(resources, mode="live")

@@ -125,7 +125,7 @@ def test_legacy_addresses() -> None:
 def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
     httpserver: HTTPServer, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenario 44."""
+    """PROD short of space on C: one problem line and a warning mail."""
     urls = serve(
         httpserver,
         {
@@ -139,6 +139,7 @@ def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
     assert result.success
     [mail] = mailbox.messages
     assert mail.message["Subject"] == "*** WARNING: CDR DISK SPACE CHECK ***"
+    assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
     assert mail.rcpt_tos == ["ann@example.gov"]
     assert mail.message.get_content().strip() == (
         "C: drive on PROD server down to 5368709120 bytes (5.0G)"
@@ -153,7 +154,7 @@ def test_low_drive_on_prod_is_mailed_and_every_drive_recorded(
 def test_unreachable_tier_is_reported_and_the_others_checked(
     httpserver: HTTPServer, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenario 45, plus an error page on STAGE."""
+    """An unreachable tier is a problem line, the others are still checked; an error page too."""
     urls = serve(
         httpserver,
         {
@@ -175,7 +176,7 @@ def test_unreachable_tier_is_reported_and_the_others_checked(
 
 
 def test_thresholds_per_drive(httpserver: HTTPServer, email: EmailResource, mailbox) -> None:
-    """Spec 01 scenario 46 (cthreshold 25), and drives beyond C and D."""
+    """cthreshold 25 raises the C limit to 25 GiB; drives beyond C and D are checked too."""
     page = HEALTHY + f"\nE DRIVE\n   FREE: {3 * GIB} (3.0G)\n\nF DRIVE\n   FREE: {GIB} (1.0G)\n"
     urls = serve(httpserver, {"PROD": page})
     result = run(

@@ -11,7 +11,12 @@ from sqlalchemy.engine import Engine
 
 from cdr_dagster.cdr import schema
 from cdr_dagster.cdr.document_index import collect_terms, int_val
-from cdr_dagster.cdr.documents import CheckedOutError, SaveError, save_document
+from cdr_dagster.cdr.documents import (
+    CheckedOutError,
+    InvalidDocumentError,
+    SaveError,
+    save_document,
+)
 from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster_tests.test_dis_links_rows import (
     SAVE_TABLES,
@@ -92,21 +97,65 @@ def test_a_publishable_save_writes_everything_in_one_go(cdr_db: Engine, ids) -> 
     assert index_of(cdr_db, "query_term_pub") == expected
 
 
-def test_an_unvalidated_publishable_save_becomes_a_plain_version_with_a_warning(
-    cdr_db: Engine, ids
-) -> None:
-    before_pub = index_of(cdr_db, "query_term_pub")
+def test_a_save_validates_against_the_schema_and_sets_the_status(cdr_db: Engine, ids) -> None:
+    """The stored copy was unvalidated; the save validates it (schema with an include)."""
+    with cdr_db.begin() as conn:
+        conn.execute(update(schema.all_docs).values(val_status="U", val_date=None))
     with cdr_db.connect() as conn:
-        saved = save_document(
-            conn, 5001, NEW, user="linksweeper", comment="c", publishable=True, val_status="U"
-        )
-    assert saved.version == 2 and not saved.publishable
-    assert saved.warnings == (
-        "CDR0000005001: validation status 'U', not 'V'; saved as a non-publishable version",
+        saved = save_document(conn, 5001, NEW, user="linksweeper", comment="c", now=NOW)
+    (doc,) = rows_of(cdr_db, "all_docs")
+    version = {v.num: v for v in rows_of(cdr_db, "all_doc_versions")}[saved.version]
+    assert (doc.val_status, doc.val_date) == ("V", saved.when), "the status is the validation's"
+    assert (version.val_status, version.val_date) == ("V", saved.when)
+
+
+BAD_DATE = NEW.replace("2024-05-01", "2024-13-01")
+NO_TITLE = NEW.replace("<Title>Alpha</Title>", "")
+
+
+@pytest.mark.parametrize(
+    ("xml", "error"),
+    [
+        (BAD_DATE, "'2024-13-01' is not a valid value of the atomic type 'xs:date'"),
+        (NO_TITLE, "Element 'SummarySection': This element is not expected. Expected is ( Title )"),
+    ],
+    ids=["bad-date", "missing-title"],
+)
+def test_a_document_that_does_not_validate_is_refused_naming_it_and_the_first_error(
+    cdr_db: Engine, ids, xml: str, error: str
+) -> None:
+    before = table_rows(cdr_db, *SAVE_TABLES)
+    with cdr_db.connect() as conn, pytest.raises(InvalidDocumentError) as caught:
+        save_document(conn, 5001, xml, user="linksweeper", comment="c", publishable=True)
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot save CDR0000005001: it does not validate against the DrugInformationSummary "
+        "schema: line "
+    ), message
+    assert error in message, message
+    assert table_rows(cdr_db, *SAVE_TABLES) == before, "a refused save must change nothing"
+
+
+def test_a_type_without_a_schema_is_refused_naming_it(cdr_db: Engine, ids) -> None:
+    with cdr_db.begin() as conn:
+        conn.execute(update(schema.doc_type).values(xml_schema=None))
+    with cdr_db.connect() as conn, pytest.raises(SaveError) as caught:
+        save_document(conn, 5001, NEW, user="linksweeper", comment="c")
+    assert str(caught.value) == (
+        "cannot save CDR0000005001: document type 'DrugInformationSummary' has no schema "
+        "(doc_type.xml_schema)"
     )
-    version = {v.num: v for v in rows_of(cdr_db, "all_doc_versions")}[2]
-    assert (version.publishable, version.val_status) == ("N", "U")
-    assert index_of(cdr_db, "query_term_pub") == before_pub
+
+
+def test_a_missing_included_schema_is_refused_naming_it(cdr_db: Engine, ids) -> None:
+    with cdr_db.begin() as conn:
+        conn.execute(
+            update(schema.all_docs)
+            .where(schema.all_docs.c.title == "CdrCommonSchema.xml")
+            .values(title="Renamed.xml")
+        )
+    with cdr_db.connect() as conn, pytest.raises(SaveError, match="CdrCommonSchema.xml"):
+        save_document(conn, 5001, NEW, user="linksweeper", comment="c")
 
 
 def test_a_working_copy_save_makes_no_version_and_can_purge_blobs(cdr_db: Engine, ids) -> None:
@@ -203,13 +252,12 @@ def test_saves_in_one_caller_transaction_stand_or_fall_together(cdr_db: Engine, 
         ("expired", "cannot save CDR0000005001: CDR account 'linksweeper' not found (or expired)"),
         ("missing", "cannot save CDR0000009999: no such document"),
         ("malformed", "cannot save CDR0000005001 is not well-formed XML"),
-        ("status", "cannot save CDR0000005001: validation status 'X' is not V/I/U/M"),
     ],
 )
 def test_bad_saves_are_refused_naming_the_document(
     cdr_db: Engine, ids, change: str, message: str
 ) -> None:
-    doc_id, xml, status = 5001, NEW, None
+    doc_id, xml = 5001, NEW
     with cdr_db.begin() as conn:
         if change == "deleted":
             conn.execute(update(schema.all_docs).values(active_status="D"))
@@ -221,10 +269,9 @@ def test_bad_saves_are_refused_naming_the_document(
             )
     doc_id = 9999 if change == "missing" else doc_id
     xml = "<DrugInformationSummary>" if change == "malformed" else xml
-    status = "X" if change == "status" else status
     before = table_rows(cdr_db, *SAVE_TABLES)
     with cdr_db.connect() as conn, pytest.raises(SaveError) as caught:
-        save_document(conn, doc_id, xml, user="linksweeper", comment="c", val_status=status)
+        save_document(conn, doc_id, xml, user="linksweeper", comment="c")
     assert str(caught.value).startswith(message)
     assert table_rows(cdr_db, *SAVE_TABLES) == before
 

@@ -1,4 +1,5 @@
-"""The file sweeper without Dagster: real temporary trees with controlled mtimes (spec 03 1).
+"""The file sweeper without Dagster: real temporary trees with controlled mtimes
+(docs/behaviour-notes.md#file-sweeper).
 
 Every action (Delete, Archive, TruncateArchive, TruncateDelete), the age and size qualifiers
 and triggers, tiers, archive naming, test mode (a full listing with sizes and mtimes is the
@@ -21,6 +22,7 @@ import pytest
 from cdr_dagster.sweeper.actions import Hooks
 from cdr_dagster.sweeper.archive import ArchiveError, ArchiveWriter, verify_archive
 from cdr_dagster.sweeper.lock import LockHeldError, SweepLock, lock_path
+from cdr_dagster.sweeper.remove import DIR_FD_SUPPORTED
 from cdr_dagster.sweeper.spec import (
     SweepSpecError,
     parse_sweep_specifications,
@@ -45,9 +47,23 @@ def parse(xml: str, basedir: Path | str = "/cdr"):
     return parse_sweep_specifications(xml, "test rules", now=NOW, tz=TZ, basedir=str(basedir))
 
 
-def sweep(xml: str, out: Path, *, test_mode: bool = False, tier: str = "DEV", hooks=None):
+def sweep(
+    xml: str,
+    out: Path,
+    *,
+    test_mode: bool = False,
+    tier: str = "DEV",
+    hooks=None,
+    dir_fd: bool | None = None,
+):
     options = SweepOptions(
-        tier=tier, test_mode=test_mode, output_dir=str(out), now=NOW, tz=TZ, hooks=hooks or Hooks()
+        tier=tier,
+        test_mode=test_mode,
+        output_dir=str(out),
+        now=NOW,
+        tz=TZ,
+        hooks=hooks or Hooks(),
+        dir_fd=dir_fd,
     )
     return run_sweep(parse(xml, out), options)
 
@@ -85,7 +101,8 @@ def test_reference_time_is_0400_utc_the_day_before_in_summer_and_winter() -> Non
     assert datetime.fromtimestamp(reference_time(winter, TZ), timezone.utc) == datetime(
         2024, 1, 9, 4, 0, tzinfo=timezone.utc
     )
-    # Spec 03 1.6: after 20:00 local the previous evening, 00:00 EDT of the previous day.
+    # docs/behaviour-notes.md#sweep-ages: after 20:00 local the previous evening, 00:00 EDT of the
+    # previous day.
     assert datetime.fromtimestamp(REF, TZ) == datetime(2024, 5, 13, 0, 0, tzinfo=TZ)
 
 
@@ -204,6 +221,36 @@ def test_archived_folders_go_whole_and_only_what_the_archive_holds_is_deleted(
     assert any("kept: it holds entries that are not in the archive" in p for p in outcome.problems)
 
 
+def test_a_file_that_vanishes_before_it_is_archived_is_skipped_and_the_rule_goes_on(
+    root: Path, out: Path
+) -> None:
+    a = make_file(root / "a.log", 130)
+    make_file(root / "b.log", 125)
+    c = make_file(root / "c.log", 100)
+    job = make_dir(root / "d.log", 110, {"x.txt": 10, "y.txt": 20})
+
+    def vanish(path: str) -> None:
+        if path.endswith("b.log"):
+            os.unlink(path)
+        if path.endswith("d.log"):
+            os.unlink(job / "y.txt")
+            os.symlink("nowhere", job / "y.txt")  # replaced by a dangling link meanwhile
+
+    hooks = Hooks(before_archive=vanish)
+    result = sweep(document(archive_rule(root, out)), out, hooks=hooks)
+    outcome = result.outcomes[0]
+    assert result.fatal is None and outcome.status == "done", outcome.problems
+    stored = members(Path(outcome.archive))
+    assert set(stored) == {"a.log", "c.log", "d.log", "d.log/x.txt", "d.log/y.txt"}, (
+        "the files that stayed must be archived although one vanished"
+    )
+    assert not a.exists() and not c.exists() and not job.exists()
+    assert any("b.log: vanished before it was archived; skipped" in p for p in outcome.problems)
+    assert (outcome.deleted_files, outcome.deleted_dirs) == (4, 1), (
+        "a.log, c.log, x.txt and the y.txt link, then the folder d.log"
+    )
+
+
 def test_a_file_changed_after_archiving_is_kept(root: Path, out: Path) -> None:
     make_file(root / "a.log", 130)
     b = make_file(root / "b.log", 100)
@@ -262,6 +309,10 @@ CRASH_SCRIPT = textwrap.dedent(
     xml, out, when = sys.argv[1], sys.argv[2], sys.argv[3]
     deleted = []
 
+    def before_archive(path):
+        if when == "mid-archive" and path.endswith("f3.log"):
+            os._exit(17)
+
     def after_archive(path):
         if when == "after-archive":
             os._exit(17)
@@ -273,7 +324,8 @@ CRASH_SCRIPT = textwrap.dedent(
 
     config = parse_sweep_specifications(open(xml).read(), xml, now=NOW, tz=TZ, basedir=out)
     options = SweepOptions(tier="DEV", test_mode=False, output_dir=out, now=NOW, tz=TZ,
-                           hooks=Hooks(after_archive=after_archive, before_delete=before_delete))
+                           hooks=Hooks(before_archive=before_archive, after_archive=after_archive,
+                                       before_delete=before_delete))
     run_sweep(config, options)
     """
 )
@@ -309,6 +361,40 @@ def test_a_crash_between_archiving_and_deleting_loses_nothing(
             assert stored[relative] == content, relative
     if when == "mid-delete":
         assert any(not (root / r).exists() for r in originals)
+
+
+def test_a_partial_archive_left_by_a_killed_sweep_is_removed_and_reported_next_run(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    for n in range(6):
+        make_file(root / f"f{n}.log", 130 + n, 20000 + n)
+    config = tmp_path / "rules.xml"
+    config.write_text(document(archive_rule(root, out)))
+    child = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(config), str(out), "mid-archive"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 17, child.stderr
+    (partial,) = [p for p in out.iterdir() if p.name.endswith(".partial")]
+    assert partial.name.startswith(".Arch.") and len(os.listdir(root)) == 6
+    # somebody else's file of the same shape but another stem is not the sweeper's
+    other = out / ".Other.20240101-20240102.tar.bz2.0123456789ab.partial"
+    other.write_bytes(b"not ours")
+    size = partial.stat().st_size
+
+    preview = sweep(document(archive_rule(root, out)), out, test_mode=True)
+    assert partial.exists(), "test mode changes nothing"
+    assert preview.outcomes[0].stale_partials == 1
+
+    result = sweep(document(archive_rule(root, out)), out)
+    outcome = result.outcomes[0]
+    assert not partial.exists(), "the stale partial archive was not removed"
+    assert other.exists(), "a file the sweeper did not write was removed"
+    assert outcome.stale_partials == 1 and result.totals()["stale_partials_removed"] == 1
+    assert f"removed stale partial archive {partial} ({size} bytes)" in outcome.actions
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tar.bz2")], "the archive was made"
 
 
 # --- Delete ---------------------------------------------------------------------------------
@@ -420,6 +506,55 @@ def test_symbolic_links_out_of_the_root_are_left_alone(
     assert "link.log: symbolic link to" in refused and "outside the root; left alone" in refused
     assert f"{root}/sub: symbolic link to {outside}, outside the root; left alone" in refused
     assert len(outcome.problems) == 3  # link.log, dirlink.log, and sub (not entered)
+
+
+def swap_for_link(folder: Path, outside: Path) -> None:
+    """Replace ``folder`` by a symbolic link to ``outside`` (what an attacker, or a careless
+    operator, may do between the scan and the removal)."""
+    folder.rename(folder.with_name(folder.name + ".moved"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+# dir_fd: removal relative to open folders (POSIX); False: the real-path re-check (Windows)
+@pytest.mark.parametrize("dir_fd", [True, False], ids=["dir_fd", "realpath-recheck"])
+@pytest.mark.parametrize("action", ["Delete", "Archive", "TruncateDelete"])
+def test_a_folder_swapped_for_a_link_after_the_scan_leads_no_removal_outside_the_root(
+    root: Path, out: Path, tmp_path: Path, dir_fd: bool, action: str
+) -> None:
+    if dir_fd and not DIR_FD_SUPPORTED:
+        pytest.skip("this platform has no dir_fd")
+    outside = tmp_path / "outside"
+    for name in ("a.log", "b.log"):
+        make_file(outside / name, 400, 300)
+        make_file(root / "logs" / name, 400, 300)
+    job = make_dir(root / "jobs" / "Job1", 400, {"x.log": 10})
+    make_dir(outside / "Job1", 400, {"x.log": 10})
+    before_outside = listing(outside)
+    swapped: list[str] = []
+
+    def swap(path: str) -> None:
+        if not swapped:
+            swapped.append(path)
+            swap_for_link(Path(path).parent, outside)
+
+    numbers = {"Youngest": 7} if action != "Archive" else {"Oldest": 120, "Youngest": 90}
+    if action == "TruncateDelete":
+        numbers = {"Biggest": 200, "Smallest": 100}
+    patterns = ["logs/*.log"] + (["jobs/Job*"] if action != "TruncateDelete" else [])
+    output = out / "Arch" if action == "Archive" else None
+    xml = rule_xml("Swapped", action, root, patterns, output=output, **numbers)
+    result = sweep(document(xml), out, hooks=Hooks(before_delete=swap), dir_fd=dir_fd)
+    outcome = result.outcomes[0]
+    assert result.fatal is None, result.fatal
+    assert swapped, "the removal never started"
+    assert listing(outside) == before_outside, (
+        f"{action} changed files outside the root after a folder was swapped for a link"
+    )
+    refused = [p for p in outcome.problems if "left alone" in p or "replaced" in p]
+    assert refused, f"the refusal is not reported: {outcome.problems}"
+    if action == "Delete":
+        # the other folder was not swapped: its tree still goes
+        assert not job.exists() and outcome.deleted_dirs == 1
 
 
 def test_links_inside_swept_folders_are_removed_or_stored_never_followed(

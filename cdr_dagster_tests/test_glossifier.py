@@ -353,6 +353,9 @@ def test_every_server_gets_the_exact_payload_and_the_row_is_saved(
     (mail,) = mailbox.messages  # no failure: only the duplicates report
     assert mail.rcpt_tos == ["ciat@example.gov"]
     assert mail.message["Subject"] == f"DUPLICATE GLOSSARY TERM NAME MAPPINGS ON {HOST}"
+    # the legacy sender, which mail rules filter on
+    assert mail.message["From"] == f"cdr@{HOST.lower()}.nci.nih.gov"
+    assert mail.mail_from == f"cdr@{HOST.lower()}.nci.nih.gov"
     body = mail.message.get_content().replace("\r\n", "\n")
     assert body.startswith(
         f"The following 1 sets of duplicate glossary mappings were found in the CDR on {HOST}. "
@@ -404,6 +407,7 @@ def test_a_failing_server_does_not_stop_the_others_and_the_failure_is_mailed(
     failure, duplicates = mailbox.messages
     assert failure.rcpt_tos == ["dev@example.gov"]
     assert failure.message["Subject"] == "[DEV] Failure sending glossary information"
+    assert failure.message["From"] == f"cdr@{HOST.lower()}.nci.nih.gov"
     lines = failure.message.get_content().splitlines()
     assert (
         lines[0] == f"Server 'Broken' at {httpserver.url_for('/broken')}: 500 INTERNAL SERVER ERROR"
@@ -482,3 +486,48 @@ def test_a_bad_log_level_is_refused(cdr_db: Engine, mailbox: SmtpServer):
     (failure,) = result.get_step_failure_events()
     assert "log_level 'LOUD' is not one of" in failure.step_failure_data.error.message
     assert glossifier_row(cdr_db).terms == "{}"
+
+
+def test_redirects_are_followed_and_any_status_under_400_counts(
+    cdr_db: Engine, mailbox: SmtpServer, httpserver: HTTPServer
+):
+    """As the legacy push did: a 308 re-sends the POST to its target; a 302 ends as a GET on
+    its target, and its 200 counts as delivered; a redirect to a 404 is a failure."""
+    seed(
+        cdr_db,
+        {
+            "Moved": httpserver.url_for("/moved"),
+            "Found": httpserver.url_for("/found"),
+            "Gone": httpserver.url_for("/gone"),
+        },
+        glossifier_row=False,
+    )
+    for prefix, status, target in (
+        ("/moved", 308, f"/new{REFRESH_PATH}"),
+        ("/found", 302, "/landing"),
+        ("/gone", 308, "/missing"),
+    ):
+        httpserver.expect_request(f"{prefix}{REFRESH_PATH}", method="POST").respond_with_data(
+            "", status=status, headers={"Location": httpserver.url_for(target)}
+        )
+    expect_refresh(httpserver, "/new")
+    httpserver.expect_request("/landing", method="GET").respond_with_data("<html>ok</html>")
+    httpserver.expect_request("/missing", method="POST").respond_with_data("no", status=404)
+    result = run(cdr_db, mailbox, cms_resource())
+    assert result.success
+    servers = {s["alias"]: s for s in metadata(result)["servers"]}
+    assert {alias: s["ok"] for alias, s in servers.items()} == {
+        "Moved": True,
+        "Found": True,
+        "Gone": False,
+    }
+    assert servers["Moved"]["detail"] == (
+        "Stored 9 glossary terms at 2024-05-01 04:05:40 "
+        f"(redirected to {httpserver.url_for(f'/new{REFRESH_PATH}')})"
+    )
+    assert servers["Gone"]["detail"] == (
+        f"404 NOT FOUND (redirected to {httpserver.url_for('/missing')})"
+    )
+    [(moved, _)] = [(r, a) for r, a in httpserver.log if r.path == f"/new{REFRESH_PATH}"]
+    assert json.loads(moved.get_data()) == EXPECTED_PAYLOAD  # the 308 kept the payload
+    assert checks(result)[CHECK_SERVERS].description == "1 of 3 server(s) failed"

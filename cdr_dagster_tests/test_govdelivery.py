@@ -1,4 +1,5 @@
-"""GovDelivery weekly reports (spec 03 §6): export window, each table's rows and grouping for
+"""GovDelivery weekly reports (docs/behaviour-notes.md#govdelivery-reports): export window, each
+table's rows and grouping for
 seeded summaries (English and Spanish, empty tables, late versions), the Section(s) column,
 and the job's files and mail on PostgreSQL and SMTP."""
 
@@ -50,7 +51,7 @@ ES_EDITORIAL = (
 
 
 def windows(engine) -> None:
-    """Spec §6.7 scenario 1, with jobs that must not count around it."""
+    """A plain week's export window, with jobs that must not count around it."""
     add_pub_job(engine, 90, "Export", datetime(2024, 4, 26, 16, 0, 1))
     add_pub_job(engine, 91, PUSH, datetime(2024, 4, 26, 18, 0))
     add_pub_job(engine, 99, "Export", datetime(2024, 5, 3, 10, 0), status="Failure")
@@ -116,7 +117,7 @@ def seeded(cdr_db):
     )
     summary(cdr_db, 2005, "Start Day Revision", modified="2024-05-03", board=ADULT)
     summary(cdr_db, 2014, "After The Window", modified="2024-05-11", board=ADULT)
-    # Late versions (§6.5 step 3): version 2 saved after the push was never pushed.
+    # Late versions: version 2 saved after the push was never pushed.
     for doc_id, title, pushed_saved in (
         (2007, "Late Version Dropped", datetime(2024, 4, 1)),
         (2008, "Late Version Kept", datetime(2024, 5, 7, 11)),

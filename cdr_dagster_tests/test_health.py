@@ -150,7 +150,8 @@ def test_state_round_trips_through_json_with_utc_times() -> None:
 def test_first_failure_is_reported_at_once_then_batched_until_the_delay(
     cdrping: Cdrping, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenarios 40 and 41, across evaluations and a rebuilt sensor."""
+    """The first failure mailed at once, the next an hour later, across evaluations and a
+    rebuilt sensor."""
     sensor = build_production_health_sensor(url=cdrping.url, delay_minutes=60)
     cdrping.body = "CDR UNAVAILABLE"
     with dg.instance_for_test() as instance:
@@ -164,6 +165,7 @@ def test_first_failure_is_reported_at_once_then_batched_until_the_delay(
         assert result.success
         [mail] = mailbox.messages
         assert mail.message["Subject"] == SUBJECT
+        assert mail.message["From"] == "NCIPDQoperator@mail.nih.gov", "not the legacy sender"
         assert mail.rcpt_tos == ["ann@example.gov"]
         assert mail.message.get_content().strip() == "CDR UNAVAILABLE (1)"
 
@@ -189,7 +191,7 @@ def test_first_failure_is_reported_at_once_then_batched_until_the_delay(
 
 
 def test_healthy_server_requests_nothing(cdrping: Cdrping) -> None:
-    """Spec 01 scenario 42."""
+    """A healthy server with no pending failures requests nothing."""
     sensor = build_production_health_sensor(url=cdrping.url)
     with dg.instance_for_test() as instance:
         result = tick(sensor, instance, None)
@@ -251,7 +253,7 @@ def test_no_second_notification_while_one_is_in_flight(cdrping: Cdrping) -> None
 
 
 def test_invalid_delay_means_sixty_minutes(cdrping: Cdrping) -> None:
-    """Spec 01 scenario 43."""
+    """A delay that is not a number means 60 minutes."""
     sensor = build_production_health_sensor(url=cdrping.url, delay_minutes="abc")
     cdrping.body = "CDR UNAVAILABLE"
     with dg.instance_for_test() as instance:

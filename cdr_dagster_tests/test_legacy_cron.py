@@ -42,7 +42,8 @@ TZ_NAME = "America/New_York"
 TZ = ZoneInfo(TZ_NAME)
 UTC = ZoneInfo("UTC")
 
-# Spec 01 section 1.1 and 17 examples, the README's schedules, and the forms the brief lists.
+# The legacy schedule examples (docs/behaviour-notes.md#schedule-semantics), the README's
+# schedules, and the forms the brief lists.
 SPEC_EXAMPLES = [
     {"hour": "1", "minute": "15"},
     {"minute": "*/2"},
@@ -427,7 +428,7 @@ def test_cron_to_apscheduler_matches_dagster(cron: str) -> None:
 
 
 def test_cron_to_apscheduler_example() -> None:
-    """The spec's example row's schedule comes back exactly."""
+    """The legacy example row's schedule comes back exactly."""
     assert cron_to_apscheduler("59 3 * * *") == {"hour": "3", "minute": "59"}
     assert cron_to_apscheduler("0 16 * * 5") == {
         "day_of_week": "fri",

@@ -1,7 +1,7 @@
 """Legacy scheduled_job export -> schedules.yaml entries (import-schedules), and back (export).
 
 The realistic export (``data/legacy/scheduled_job_export.json``) has rows for every job class of
-the catalogue, including the spec's example row. The imported YAML is parsed and loaded:
+the catalogue, including the legacy example row. The imported YAML is parsed and loaded:
 
 - the entries whose jobs exist in the code location load with the real jobs;
 - every entry loads against stand-in jobs built from the catalogue by its convention
@@ -195,7 +195,7 @@ def test_imported_entries_whose_jobs_exist_load_with_the_real_jobs(tmp_path: Pat
 
 
 def test_spec_example_row() -> None:
-    """The spec's example row: disabled, so STOPPED everywhere, with a comment saying why."""
+    """The legacy example row: disabled, so STOPPED everywhere, with a comment saying why."""
     _, out, _ = run_import(EXPORT)
     entry = entries_by_name(out)["automated_testing_job"]
     assert entry["job"] == "smoke_test"
@@ -400,7 +400,7 @@ def test_flags_plain() -> None:
 
 
 def test_publish_only_false_is_true() -> None:
-    """Spec 01 scenario 30: publish-only "false" is treated as true."""
+    """publish-only "false" is treated as true."""
     job, config, warnings = convert(
         "publishing_task.PublishingTask",
         {"schedule": "weekly", "mode": "test", "job-id": "123", "publish-only": "false"},
@@ -470,6 +470,11 @@ def test_option_conversions() -> None:
     assert convert("health_check.Monitor", {"recips": "a@x.gov b@x.gov"})[1] == {
         "recips": ["a@x.gov", "b@x.gov"]
     }
+    # health check delay: not a whole number meant 60 minutes, with a logged warning.
+    _, config, warnings = convert("health_check.Monitor", {"delay": "abc"})
+    assert config == {"delay": 60}, "a bad delay must be imported as 60, as the legacy used it"
+    assert "'abc' is not an integer" in warnings[0] and "used 60" in warnings[0]
+    assert convert("health_check.Monitor", {"delay": "15"})[1] == {"delay": 15}
     # A one-recipient option keeps the whole value, with a warning when it looks like several.
     _, config, warnings = convert("file_sweeper_task.FileSweeper", {"Email": "a@x.gov+b@x.gov"})
     assert config == {"email": "a@x.gov+b@x.gov"} and not warnings
@@ -521,10 +526,13 @@ def test_free_form_options() -> None:
     job, config, _ = convert("test.Anything", {"command": "Bin/x.py", "a": "1", "n": 2})
     assert job == "smoke_test"
     assert config == {"command": "Bin/x.py", "options": {"a": "1", "n": "2"}}
+    # the legacy stub ran a shell; a shell command is refused with the alternative named
+    with pytest.raises(OptionError, match="uses shell syntax .*name a script under CDR_BASEDIR"):
+        convert("test.Anything", {"command": "dir > out.txt"})
 
 
 def test_catalogue_covers_design_6a() -> None:
-    """Every legacy class of DESIGN 6a (and spec 01 section 4) has a catalogue entry."""
+    """Every legacy class of docs/architecture.md#legacy-jobs has a catalogue entry."""
     for job_class in (
         "batch_job_queue.Sweeper",
         "publishing_queue.Sweeper",
@@ -572,7 +580,7 @@ def run_export(path: Path, tier: str = "PROD") -> tuple[int, list[list[Any]], st
 
 
 def test_export_of_the_code_location_table() -> None:
-    """Our schedules.yaml gives back the spec's example row; jobs that only Dagster has are
+    """Our schedules.yaml gives back the legacy example row; jobs that only Dagster has are
     named on stderr as notes, which do not fail the export."""
     status, rows, err = run_export(SCHEDULES_PATH)
     assert SPEC_EXAMPLE in rows
@@ -600,9 +608,16 @@ def test_import_then_export_round_trip(tmp_path: Path) -> None:
     assert status == 0, err
     originals = {row[0]: row for row in json.loads(EXPORT.read_text())}
     sensors = {"Batch Job Queue", "Production Server Health Check", "Publishing Queue"}
-    assert {row[0] for row in rows} == set(originals) - sensors
+    sensor_titles = {
+        "Batch Job Queue",
+        "Production Server Health Check",
+        "Publishing queue monitor",
+    }
+    assert {row[0] for row in rows} == (set(originals) - sensors) | sensor_titles
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     for name, enabled, job_class, opts, schedule in rows:
+        if name in sensor_titles:
+            continue
         original = originals[name]
         assert enabled == original[1], name
         assert job_class == original[2], name
@@ -619,6 +634,40 @@ def test_import_then_export_round_trip(tmp_path: Path) -> None:
     assert ["Automated Testing Job", False, "test.Stub"] == [
         r for r in rows if r[0] == "Automated Testing Job"
     ][0][:3]
+
+
+def test_export_includes_the_sensor_backed_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The batch queue, publishing queue and health check rows are in the export (a complete
+    rollback backup), in the legacy format, enabled where their sensor runs by default, and
+    the importer reads them back as rows that sensors replaced."""
+    monkeypatch.setenv("CDR_HEALTH_CHECK_DELAY_MINUTES", "30")
+    monkeypatch.setenv("CDR_HEALTH_CHECK_RECIPS", "a@example.gov b@example.gov")
+    expected = {
+        "batch_job_queue.Sweeper": ["Batch Job Queue", "{}", '{"minute": "*/2"}'],
+        "publishing_queue.Sweeper": ["Publishing queue monitor", "{}", '{"minute": "*/3"}'],
+        "health_check.Monitor": [
+            "Production Server Health Check",
+            '{"delay": "30", "recips": "a@example.gov, b@example.gov"}',
+            '{"minute": "*"}',
+        ],
+    }
+    for tier, health_enabled in (("PROD", False), ("DEV", True)):
+        status, rows, err = run_export(SCHEDULES_PATH, tier=tier)
+        assert status == 0, err
+        by_class = {row[2]: row for row in rows if row[2] in expected}
+        missing = set(expected) - set(by_class)
+        assert not missing, f"sensor-backed rows missing from the {tier} export: {missing}"
+        for job_class, (name, opts, schedule) in expected.items():
+            enabled = health_enabled if job_class == "health_check.Monitor" else True
+            assert by_class[job_class] == [name, enabled, job_class, opts, schedule], job_class
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(rows))
+    status, out, err = run_import(path)
+    assert status == 0, err
+    for sensor in ("batch_job_queue_sensor", "publishing_queue_sensor", "production_health_sensor"):
+        assert f"replaced by sensor {sensor}" in out, f"{sensor} row not read back"
 
 
 def test_export_refusals(tmp_path: Path) -> None:
@@ -644,7 +693,9 @@ on_demand:
     )
     status, rows, err = run_export(path)
     assert status == 1
-    assert rows == [
+    sensor_classes = {"batch_job_queue.Sweeper", "publishing_queue.Sweeper", "health_check.Monitor"}
+    assert {row[2] for row in rows if row[2] in sensor_classes} == sensor_classes
+    assert [row for row in rows if row[2] not in sensor_classes] == [
         [
             "fine",
             True,

@@ -1,5 +1,6 @@
 """``check_media``: Media documents in PostgreSQL, a real ``akamai/media`` folder on disk, the
-report through the SMTP server, rsync to a local target (spec 01 section 9, scenarios 31-39).
+report through the SMTP server, rsync to a local target (docs/behaviour-notes.md#media-check,
+scenarios 31-39).
 
 The files "the publishing push wrote" are made here with Pillow the way cdr-lib's
 ``Media.get_files`` does, independently of the code under test. No postponed annotations:

@@ -1,4 +1,5 @@
-"""PCIB monthly statistics (spec 03 §7): each section's counts and rows for seeded documents,
+"""PCIB monthly statistics (docs/behaviour-notes.md#pcib-statistics): each section's counts and rows
+for seeded documents,
 month boundaries of the partitions, the layout, and the partitioned job's file and mail on
 PostgreSQL and SMTP."""
 

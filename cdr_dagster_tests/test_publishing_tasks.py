@@ -117,7 +117,7 @@ def test_weekly_live_runs_every_step_in_legacy_order_with_legacy_arguments(base:
 
 
 def test_nightly_live_runs_only_submit_pub_job_interim(base: Path) -> None:
-    """Spec 01 scenario 25."""
+    """Nightly live: Started and Finished mails and one SubmitPubJob --live --interim."""
     result = run(nightly_publishing, base, mode="live")
     assert result.success
     assert invocations(base) == [
@@ -134,7 +134,7 @@ def test_nightly_live_runs_only_submit_pub_job_interim(base: Path) -> None:
 
 
 def test_weekly_test_mode_with_job_id_and_skip_publish_step(base: Path) -> None:
-    """Spec 01 scenario 26."""
+    """Weekly test mode with a job id and no publish step: the four weekly scripts only."""
     result = run(weekly_publishing, base, mode="test", job_id=123, skip_publish_step=True)
     assert result.success
     calls = invocations(base)
@@ -149,7 +149,7 @@ def test_weekly_test_mode_with_job_id_and_skip_publish_step(base: Path) -> None:
 
 
 def test_failure_text_from_submit_pub_job_stops_the_task_despite_exit_zero(base: Path) -> None:
-    """Spec 01 scenario 27: 'Failure' in the output with status 0 is a failure of step 1."""
+    """'Failure' in the output with status 0 is a failure of step 1."""
     behave(
         base, {"SubmitPubJob.py": {"print": "*** Failure: Job41 still in process (Export: Ready)"}}
     )
@@ -179,7 +179,7 @@ def test_non_zero_exit_of_submit_pub_job_stops_the_nightly_task(base: Path) -> N
 
 
 def test_failed_later_step_is_reported_and_the_others_still_run(base: Path) -> None:
-    """Spec 01 scenario 28: CG2Public exits 1; the rest runs and Finished is mailed."""
+    """CG2Public exits 1; the rest runs and Finished is mailed."""
     behave(base, {"CG2Public.py": {"exit": 1, "print": "validation warnings in 3 documents"}})
     result = run(weekly_publishing, base, mode="live")
     assert invocations(base) == [
@@ -244,7 +244,7 @@ def test_failing_notification_is_logged_and_does_not_stop_the_task(base: Path) -
 def test_legacy_row_options_map_to_the_weekly_job(base: Path) -> None:
     """A legacy row's options (catalogue, as import-schedules and Run Job Now use it) run.
 
-    Spec 01 scenario 30: ``publish-only: "false"`` counted as true.
+    ``publish-only: "false"`` counted as true.
     """
     entry = find_job_class("publishing_task.PublishingTask")
     assert entry is not None

@@ -1,4 +1,4 @@
-"""Tests of the report builder: reports shaped like the real spec reports, parsed back.
+"""Tests of the report builder: reports shaped like the legacy reports, parsed back.
 
 The HTML is parsed with lxml and checked for what the legacy e-mails showed: title and
 heading, captions, header cells, the exact style strings of the old helpers, link targets
@@ -55,7 +55,7 @@ def texts(elements: list[lxml_html.HtmlElement]) -> list[str]:
     return [e.text_content() for e in elements]
 
 
-# --- GovDelivery weekly report (spec 03 §6.4) ---------------------------------------------
+# --- GovDelivery weekly report (docs/behaviour-notes.md#govdelivery-reports) ----------------------
 
 
 def govdelivery_report() -> Report:
@@ -223,7 +223,7 @@ def test_only_safe_urls_become_links_and_bad_characters_are_replaced() -> None:
     assert "javascript:" not in render_markdown(report).lower()
 
 
-# --- PCIB statistics report (spec 03 §7.5) --------------------------------------------------
+# --- PCIB statistics report (docs/behaviour-notes.md#pcib-statistics) -----------------------------
 
 PCIB_CELL = {
     "font-family": "Arial",
@@ -338,7 +338,7 @@ def test_pcib_report_counts_and_detail_tables() -> None:
     assert body == ["h3", "p", "table", "table", "p", "table"]
 
 
-# --- Media check and translation queue reports (spec 01 §9.6, spec 04 §7) -------------------
+# --- Media check and translation queue reports (docs/behaviour-notes.md) -------------------
 
 
 def test_media_report_errors_status_and_changes_table() -> None:
@@ -421,7 +421,7 @@ def test_translation_nightly_report_one_table_per_state_with_nowrap_dates() -> N
     assert tables[0].find("tr/th").get("style") == LEGACY_TH
 
 
-# --- Licensee list, expiring links, data-partner table (spec 04 §6, 03 §5.4, 04 §2.5) -------
+# --- Licensee list, expiring links, data-partner table (docs/behaviour-notes.md) -------
 
 
 def test_licensee_list_in_ascii_uses_character_references() -> None:

@@ -303,3 +303,109 @@ def test_resource_config_from_environment(basedir: Path, monkeypatch: pytest.Mon
 
     assert exit_code == 0
     assert os.environ["CDR_BASEDIR"] == str(basedir)
+
+
+# --- the script's environment ------------------------------------------------------------------
+
+SECRETS = {
+    "DAGSTER_PG_PASSWORD": "pg-secret",
+    "CDR_SMTP_PASSWORD": "smtp-secret",
+    "CDR_SFTP_PASSWORD": "sftp-secret",
+    "CDR_SFTP_KEY_PASSPHRASE": "passphrase-secret",
+    "CDR_ES_PASSWORD": "es-secret",
+    "CDR_CMS_PASSWORD": "cms-secret",
+    "CDR_NETSTORAGE_KEY_FILE": "/etc/akamai/key",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "GITHUB_TOKEN": "gh-token",
+    "my_api_key": "lower-case-key",
+}
+
+
+def dump_environment_script(basedir: Path) -> str:
+    """A script that writes its whole environment as JSON into the file in argv[1]."""
+    write_script(
+        basedir / "bin" / "dump_env.py",
+        """
+        import json, os, sys
+        with open(sys.argv[1], "w", encoding="utf-8") as out:
+            json.dump(dict(os.environ), out)
+        """,
+    )
+    return "bin/dump_env.py"
+
+
+def environment_seen(runner: CommandRunnerResource, basedir: Path, **kwargs) -> dict:
+    import json
+
+    out = basedir / "env.json"
+    exit_code, _ = run_in_job(runner, dump_environment_script(basedir), [str(out)], **kwargs)
+    assert exit_code == 0, "the environment-dumping script failed"
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_no_secret_reaches_a_script(basedir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CDR_TIER", "QA")
+    monkeypatch.setenv("CDR_DB_URL", "postgresql://cdr@127.0.0.1/cdr")
+    monkeypatch.setenv("CDR_MAIL_OUTBOX", str(basedir / "outbox"))
+    monkeypatch.setenv("UNRELATED_SETTING", "not for scripts")
+    runner = CommandRunnerResource(basedir=str(basedir))
+
+    seen = environment_seen(runner, basedir)
+
+    leaked = sorted(name for name in seen if name in SECRETS or "PASSWORD" in name.upper())
+    assert not leaked, f"secret variables reached the script: {leaked}"
+    values = set(seen.values())
+    assert not values & set(SECRETS.values()), "a secret value reached the script"
+    assert "UNRELATED_SETTING" not in seen, "a variable outside the list reached the script"
+    assert seen["CDR_TIER"] == "QA" and seen["CDR_DB_URL"] == "postgresql://cdr@127.0.0.1/cdr"
+    assert seen["CDR_MAIL_OUTBOX"] == str(basedir / "outbox")
+    assert seen["CDR_BASEDIR"] == str(basedir)
+    assert seen["PATH"] == os.environ["PATH"], "scripts need PATH to find programs"
+    assert seen["PYTHONIOENCODING"] == "utf-8" and seen["PYTHONUNBUFFERED"] == "1"
+    from cdr_dagster.resources.commands import SCRIPT_VARIABLES
+
+    fixed = {"CDR_BASEDIR", "PYTHONIOENCODING", "PYTHONUNBUFFERED"}
+    # Python itself may add a few (LC_CTYPE on some platforms); nothing else may appear.
+    unexpected = sorted(
+        set(seen) - set(SCRIPT_VARIABLES) - fixed - {"LC_CTYPE", "__CF_USER_TEXT_ENCODING"}
+    )
+    assert not unexpected, f"variables outside SCRIPT_VARIABLES reached the script: {unexpected}"
+
+
+def test_the_allow_list_adds_variables_but_never_secrets(
+    basedir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdr_dagster.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("ORACLE_HOME", "/opt/oracle")
+    monkeypatch.setenv("CDR_SMTP_PASSWORD", "smtp-secret")
+    settings = load_settings({"CDR_SCRIPT_ENV_ALLOW": "ORACLE_HOME, NLS_LANG"})
+    assert settings.script_env_allow == ("ORACLE_HOME", "NLS_LANG")
+    runner = CommandRunnerResource(basedir=str(basedir), env_allow=list(settings.script_env_allow))
+
+    seen = environment_seen(runner, basedir)
+
+    assert seen.get("ORACLE_HOME") == "/opt/oracle", "an allow-listed variable did not arrive"
+    assert "NLS_LANG" not in seen, "an allow-listed variable that is not set must stay unset"
+    assert "CDR_SMTP_PASSWORD" not in seen
+    for value in ("CDR_SMTP_PASSWORD", "X_TOKEN,PATH", "API_KEY", "MY_SECRET"):
+        with pytest.raises(SettingsError, match="looks like a secret"):
+            load_settings({"CDR_SCRIPT_ENV_ALLOW": value})
+    with pytest.raises(SettingsError, match="'1BAD' is not a variable name"):
+        load_settings({"CDR_SCRIPT_ENV_ALLOW": "1BAD"})
+
+
+def test_a_secret_asked_for_directly_is_refused(
+    basedir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDR_ES_PASSWORD", "es-secret")
+    dump_environment_script(basedir)
+    configured = CommandRunnerResource(basedir=str(basedir), env_allow=["CDR_ES_PASSWORD"])
+    with pytest.raises(CommandError, match="'CDR_ES_PASSWORD' look"):
+        configured.run("bin/dump_env.py", [str(basedir / "env.json")])
+    plain = CommandRunnerResource(basedir=str(basedir))
+    with pytest.raises(CommandError, match="'SERVICE_TOKEN' look"):
+        plain.run("bin/dump_env.py", [str(basedir / "env.json")], env={"SERVICE_TOKEN": "t"})
+    assert not (basedir / "env.json").exists(), "the script ran although its env was refused"

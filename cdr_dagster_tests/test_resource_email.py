@@ -320,3 +320,27 @@ def test_bad_tier_is_refused(mailbox) -> None:
 
     with pytest.raises(EmailError, match="tier 'TEST'"):
         resource.send("report", "body", to=["ann@example.gov"])
+
+
+def test_a_job_sender_is_used_unless_one_setting_overrides_every_sender(mailbox) -> None:
+    """Each job sends from its legacy sender; CDR_MAIL_SENDER replaces them all."""
+    from cdr_dagster.resources.defaults import build_resources
+    from cdr_dagster.settings import load_settings
+
+    plain = EmailResource(tier="DEV", smtp_host=mailbox.host, smtp_port=mailbox.port)
+    plain.from_sender("cdr@host1.nci.nih.gov").send("one", "x", to=["ann@example.gov"])
+    settings = load_settings({"CDR_MAIL_SENDER": "Operators <ops@example.gov>"})
+    configured = build_resources(settings)["email"]
+    assert configured.sender_override == "Operators <ops@example.gov>"
+    overridden = plain.model_copy(update={"sender_override": configured.sender_override})
+    overridden.from_sender("cdr@host1.nci.nih.gov").send("two", "x", to=["ann@example.gov"])
+    first, second = mailbox.messages
+    assert (first.mail_from, first.message["From"]) == (
+        "cdr@host1.nci.nih.gov",
+        "cdr@host1.nci.nih.gov",
+    ), "the job's own sender was not used"
+    assert (second.mail_from, second.message["From"]) == (
+        "ops@example.gov",
+        "Operators <ops@example.gov>",
+    ), "CDR_MAIL_SENDER did not replace the job's sender"
+    assert load_settings({}).mail_sender is None

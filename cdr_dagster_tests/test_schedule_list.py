@@ -131,7 +131,7 @@ def test_queries_are_valid_for_this_dagster() -> None:
 def test_list_is_mailed_by_next_run_with_stopped_ones_last(
     httpserver: HTTPServer, email: EmailResource, mailbox
 ) -> None:
-    """Spec 01 scenario 47, with sensors as well as schedules."""
+    """Active jobs by next run, then paused ones, with sensors as well as schedules."""
     server = GraphQL(httpserver, LIST_ANSWER)
     result = run(email, webserver_url=server.url)
     assert result.success

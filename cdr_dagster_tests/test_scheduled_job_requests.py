@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from cdr_dagster.cdr.scheduled_jobs import run_now_requests
@@ -35,6 +35,7 @@ from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster_tests.cdr_rows import add_group_members
+from cdr_dagster_tests.cdr_rows import add_scheduled_job as add_row
 from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,29 +78,6 @@ def defs(sensor: dg.SensorDefinition, resources: dict[str, Any]) -> dg.Definitio
     return dg.Definitions(jobs=JOBS, sensors=[sensor], resources=resources)
 
 
-def add_row(
-    engine: Engine,
-    name: str,
-    job_class: str,
-    opts: dict[str, Any] | str,
-    schedule: str | None = None,
-    enabled: bool = True,
-) -> str:
-    row_id = uuid.uuid4()
-    with engine.begin() as conn:
-        conn.execute(
-            insert(scheduled_job).values(
-                id=row_id,
-                name=name,
-                enabled=enabled,
-                job_class=job_class,
-                opts=opts if isinstance(opts, str) else json.dumps(opts),
-                schedule=schedule,
-            )
-        )
-    return str(row_id)
-
-
 def row_ids(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return {str(value) for value in conn.execute(select(scheduled_job.c.id)).scalars()}
@@ -134,7 +112,7 @@ def start_run(
 def test_run_now_row_is_requested_then_deleted_once_its_run_exists(
     cdr_db: Engine, sensor, defs, resources, mailbox
 ) -> None:
-    """Spec 01 scenarios 4 and 17: one run, then the row goes."""
+    """A "Run Job Now" row: one run, then the row goes."""
     row = add_row(cdr_db, "Automated Testing Job", "test.Stub", {"stooge": "Larry"})
     with dg.instance_for_test() as instance:
         first = tick(sensor, defs, instance, resources)
@@ -166,7 +144,8 @@ def test_run_now_row_is_requested_then_deleted_once_its_run_exists(
 def test_only_enabled_rows_without_a_schedule_are_requests(
     cdr_db: Engine, sensor, defs, resources
 ) -> None:
-    """Spec 01 section 1: kinds 1-3 are left alone; {} and null count as no schedule."""
+    """docs/behaviour-notes.md#scheduled-job-table: kinds 1-3 are left alone; {} and null count as
+    no schedule."""
     add_row(cdr_db, "Scheduled", "test.Stub", {}, schedule='{"minute": "*/2"}')
     add_row(cdr_db, "Paused", "test.Stub", {}, schedule='{"hour": "1"}', enabled=False)
     add_row(cdr_db, "Stored settings", "test.Stub", {}, enabled=False)
@@ -221,6 +200,23 @@ def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, re
     }
 
 
+def test_a_health_check_row_with_a_bad_delay_runs_with_sixty_minutes(
+    cdr_db: Engine, sensor, defs, resources, mailbox
+) -> None:
+    """The legacy health check logged a warning for ``delay: "abc"`` and used 60."""
+    add_row(cdr_db, "Health now", "health_check.Monitor", {"delay": "abc"})
+    with dg.instance_for_test() as instance:
+        result = tick(sensor, defs, instance, resources)
+    requests = [(r.job_name, r.run_config) for r in result.run_requests]
+    assert requests == [
+        (
+            "notify_production_health",
+            {"ops": {"notify_production_health_op": {"config": {"delay": 60}}}},
+        )
+    ], "the row must run with delay 60, not be refused"
+    assert mailbox.messages == [], "no refusal mail for a value the legacy accepted"
+
+
 @pytest.mark.parametrize(
     ("job_class", "opts", "schedule", "problem"),
     [
@@ -239,6 +235,13 @@ def test_legacy_options_become_typed_run_config(cdr_db: Engine, sensor, defs, re
             "option 'schedule' is 'daily'",
         ),
         ("media.Check", {}, None, "maps to job 'check_media', which this code location"),
+        (
+            "disk_space.Monitor",
+            {"cthreshold": "-1"},
+            None,
+            "ops.check_disk_space_op.config.cthreshold: Input should be greater than or equal "
+            "to 0 (got -1)",
+        ),
         ("test.Stub", "not json", None, "opts 'not json' is not JSON"),
         ("test.Stub", {}, "garbage", "schedule 'garbage' is not JSON"),
     ],

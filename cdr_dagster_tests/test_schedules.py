@@ -186,7 +186,11 @@ def test_definitions(tmp_path: Path) -> None:
     assert sweep.cron_schedule == "30 22 * * *"
     assert sweep.execution_timezone == "America/New_York"
     assert sweep.job_name == "sweep_files"
-    assert sweep.description == "Nightly sweep."
+    assert sweep.description == 'Legacy "Hoover" (file_sweeper_task.FileSweeper). Nightly sweep.'
+    assert sweep.tags == {
+        "cdr/legacy_class": "file_sweeper_task.FileSweeper",
+        "cdr/legacy_name": "Hoover",
+    }
     assert sweep.metadata["legacy_class"].value == "file_sweeper_task.FileSweeper"
     assert sweep.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedules["glossary_nightly"].default_status == dg.DefaultScheduleStatus.STOPPED

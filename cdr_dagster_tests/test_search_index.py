@@ -168,7 +168,7 @@ def test_two_loads_in_one_second_get_two_names(search_cluster: SearchCluster) ->
 
 
 def test_clean_up_keeps_the_newest_and_the_recent(search_cluster: SearchCluster) -> None:  # noqa: F811
-    """Spec 02 scenario 8 on a cluster: today 2024-01-10, indexes of the 1st to the 9th and
+    """Index clean-up on a cluster: today 2024-01-10, indexes of the 1st to the 9th and
     the new one: the 1st to the 4th go, the 5th stays (cutoff day), the newest five stay."""
     backend = backend_for(search_cluster)
     alias = f"{search_cluster.prefix}glossaryv1"
@@ -194,6 +194,8 @@ def test_the_legacy_clean_up_rule() -> None:
         == names[2:9]
     )
     assert indexes_to_drop("g", names, date(2024, 1, 10), keep=20, keep_days=0) == []
+    # fewer indexes than ``keep``: every one stays, however old
+    assert indexes_to_drop("g", names[:3], date(2024, 1, 10), keep=5, keep_days=0) == []
 
 
 def test_bulk_bodies_are_bounded_by_count_and_size() -> None:
@@ -214,13 +216,14 @@ def test_bulk_bodies_are_bounded_by_count_and_size() -> None:
 # --- the dump folder ------------------------------------------------------------------------
 
 
-def test_the_dump_folder_keeps_the_exact_bulk_bodies(tmp_path: Path) -> None:
+def test_the_dump_folder_keeps_the_bulk_bodies_with_the_alias(tmp_path: Path) -> None:
+    """The files are what the consumer APIs load: each action names the alias."""
     backend = SearchIndexResource(dump_dir=str(tmp_path / "dump")).backend()
     assert isinstance(backend, DumpFolderBackend)
     job = load(backend, "drugv1", NIGHT_1, documents(3), per_bulk=2)
     folder = tmp_path / "dump"
     data = (folder / f"{job.index}.ndjson").read_bytes()
-    assert data == b"".join(b.data for b in bulk_bodies(job.index, documents(3), 2))
+    assert data == b"".join(b.data for b in bulk_bodies("drugv1", documents(3), 2))
     assert json.loads((folder / f"{job.index}.index.json").read_text()) == DEFINITION
     assert json.loads((folder / "aliases.json").read_text()) == {"drugv1": [job.index]}
     second = load(backend, "drugv1", NIGHT_2, documents(4), keep=0, keep_days=0)

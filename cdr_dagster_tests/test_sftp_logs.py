@@ -178,7 +178,7 @@ def test_old_cumulative_lines_are_outside_the_seen_window(tmp_path: Path):
         ['2024 Nov  1 10:00:00 h sshd[3]: open "/pdq/full/c.xml" flags READ mode 0666'],
     )
     write_log(tmp_path / "pdq.log", [])
-    assert top_up_cumulative_log(tmp_path, TODAY).added == 1  # the accepted limitation (4.4.3)
+    assert top_up_cumulative_log(tmp_path, TODAY).added == 1  # the accepted limitation
 
 
 def test_top_up_needs_a_monthly_log_and_cuts_a_partial_last_line(tmp_path: Path):

@@ -1,4 +1,5 @@
-"""``translation_queue_reports`` (spec 04 section 7) on PostgreSQL and a real SMTP server.
+"""``translation_queue_reports`` (docs/behaviour-notes.md#translation-queue-reports) on PostgreSQL
+and a real SMTP server.
 
 The weekly team-lead report (Glossary, Media and, fixed, Summary) and the nightly
 per-translator reports: rows, order, titles of glossary concepts, one table per state,
@@ -109,7 +110,7 @@ def error_logs(instance, result) -> list[str]:  # noqa: ANN001
 
 
 def test_weekly_media_to_the_team_leads(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 1: two jobs ready, one in another state; by title; active leads."""
+    """Weekly: two jobs ready, one in another state; by title; active leads."""
     rows.document(5001, "Media", "Zebra chart")
     rows.document(5002, "Media", "Anatomy of eye")
     rows.document(5003, "Media", "Brain scan")
@@ -154,7 +155,7 @@ def test_weekly_media_to_the_team_leads(cdr_db, mailbox, rows):
 
 
 def test_weekly_glossary_titles_concepts_by_their_first_name(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 2, with a deleted name and a deleted job document left out."""
+    """Weekly, with a deleted name and a deleted job document left out."""
     rows.document(5001, "GlossaryTermConcept", "alpha term (concept)")
     rows.name_of(6001, 5001, "beta term")
     rows.name_of(6002, 5001, "alpha term")
@@ -275,7 +276,7 @@ def test_weekly_without_recipients_sends_nothing_and_logs(cdr_db, mailbox):
 
 
 def nightly_summary_queue(rows: QueueRows) -> None:
-    """Spec 7.6 scenarios 4 and 6: user 12 with jobs at positions 10 (two) and 30 (one) and
+    """Nightly: user 12 with jobs at positions 10 (two) and 30 (one) and
     one made publishable; user 13 without e-mail (two jobs); user 14 with one job."""
     for doc_id, title in (
         (62901, "Lung Cancer Treatment"),
@@ -340,7 +341,7 @@ def test_nightly_summary_one_mail_per_translator_one_table_per_state(cdr_db, mai
 
 
 def test_nightly_media_lists_jobs_made_publishable(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 5; an expired translator still gets the report."""
+    """Nightly: an expired translator still gets the report."""
     rows.user("retired", "Retired Translator", "retired@nci.example.gov", expired=True)
     rows.document(7001, "Media", "Heart diagram")
     rows.document(7002, "Media", "Kidney diagram")
@@ -383,7 +384,7 @@ def test_nightly_glossary_sorts_by_day_then_title(cdr_db, mailbox, rows):
 
 
 def test_nightly_test_mode_goes_to_the_test_group_with_the_banner(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 7."""
+    """Nightly in test mode: the test group gets it, with the banner."""
     nightly_summary_queue(rows)
     result = run(cdr_db, mailbox, tier="DEV", mode="test", doctype="Summary")
     assert result.success
@@ -398,8 +399,19 @@ def test_nightly_test_mode_goes_to_the_test_group_with_the_banner(cdr_db, mailbo
     assert mailbox.messages[0].message["Subject"] == "[DEV] Summary Translation Jobs Queue Report"
 
 
+def test_mode_defaults_to_test(cdr_db, mailbox, rows):
+    """Launched without mode (the Launchpad's default), the reports go to the test group."""
+    nightly_summary_queue(rows)
+    result = run(cdr_db, mailbox, tier="DEV", doctype="Summary")
+    assert result.success
+    assert [m.rcpt_tos for m in mailbox.messages] == [["tester@nci.example.gov"]] * 2, (
+        "both nightly reports should go to the test group"
+    )
+    assert all("TEST MESSAGE" in page_of(m.message) for m in mailbox.messages)
+
+
 def test_nightly_recip_in_live_mode_gets_every_report_without_banner(cdr_db, mailbox, rows):
-    """Spec 7.6 scenario 8."""
+    """Nightly live with recip: every report goes there, without the banner."""
     nightly_summary_queue(rows)
     result = run(cdr_db, mailbox, mode="live", doctype="Summary", recip="qa@example.gov")
     assert result.success
@@ -461,8 +473,6 @@ def test_bad_options_are_refused_naming_the_value(cdr_db, mailbox, rows):
         run(cdr_db, mailbox, mode="live", doctype="Brochure")
     with pytest.raises(dg.DagsterInvalidConfigError, match="monthly"):
         run(cdr_db, mailbox, mode="live", schedule="monthly")
-    with pytest.raises(dg.DagsterInvalidConfigError, match="mode"):
-        run(cdr_db, mailbox, doctype="Media")
     result = run(cdr_db, mailbox, mode="live", recip="not an address")
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

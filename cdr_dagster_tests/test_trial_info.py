@@ -1,5 +1,6 @@
 """The trial listing data layer: override grammar, concept names, the EVS walk, grouping,
-documents and the legacy files (spec 02 sections 0.5 and 3), checked value by value and against
+documents and the legacy files (docs/behaviour-notes.md#trial-listing-info), checked value by value
+and against
 the clinical-trials-listing API's golden documents.
 
 The walk runs on :class:`~cdr_dagster.resources.evs.LocalEvs` over concept objects shaped as
@@ -22,7 +23,7 @@ from cdr_dagster.cdr.trial_info.concepts import (
     read_cached_concepts,
     walk_concepts,
 )
-from cdr_dagster.cdr.trial_info.control import MAPPINGS_DIR, IndexDefinition, TrialControl
+from cdr_dagster.cdr.trial_info.control import IndexDefinition, TrialControl
 from cdr_dagster.cdr.trial_info.groups import (
     group_concepts,
     listing_url,
@@ -45,7 +46,7 @@ from cdr_dagster.cdr.trial_info.overrides import OverrideError, parse_overrides
 from cdr_dagster.demo.trial_info import demo_evs_concepts, write_demo_evs
 from cdr_dagster.resources.evs import LocalEvs
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
+REFERENCE = Path(__file__).parent / "data" / "reference"
 GOLDEN = REFERENCE / "clinical-trials-listing-api"
 DEMO_DATA = Path(__file__).resolve().parents[1] / "cdr_dagster" / "demo" / "data"
 TOKENS = parse_tokens((DEMO_DATA / "ctl--trials--tokens.txt").read_text(encoding="utf-8"))
@@ -58,8 +59,8 @@ def ctrp(name: str) -> dict[str, str]:
 
 def control(overrides: str = "", labels: str = LABELS_TEXT) -> TrialControl:
     def definition(name: str) -> IndexDefinition:
-        body = json.loads((MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-        return IndexDefinition(body, f"packaged {name}.json")
+        body = json.loads((DEMO_DATA / f"ctl--trials--{name}.json").read_text(encoding="utf-8"))
+        return IndexDefinition(body, f"ctl trials/{name}")
 
     return TrialControl(
         labels=parse_labels(labels),
@@ -254,7 +255,7 @@ def test_overrides_change_labels_and_urls() -> None:
     # a new label keeps the URL of the original name
     assert documents["C4911"]["name"] == {"label": "Stomach Cancer", "normalized": "stomach cancer"}
     assert documents["C4911"]["pretty_url_name"] == "gastric-carcinoma"
-    assert len(grouping.overridden) == 4
+    assert len(grouping.overridden) == 4, f"overridden: {grouping.overridden}"
     assert [o.code_list for o in grouping.unused_overrides] == ["C1"]
 
 
@@ -360,9 +361,12 @@ def test_the_walk_stops_at_the_limit(tmp_path: Path) -> None:
     evs = LocalEvs(write_demo_evs(tmp_path / "ncit.json"))
     walk = walk_concepts(evs.concepts, limit=5)
     assert walk.limited
-    assert 5 <= len(walk.concepts) < len(demo_evs_concepts())
+    assert 5 <= len(walk.concepts) < len(demo_evs_concepts()), (
+        f"a walk limited to 5 found {len(walk.concepts)} concepts: {list(walk.concepts)}"
+    )
     assert list(walk.concepts)[:2] == ["C7057", "C1908"]
-    assert len(walk_concepts(evs.concepts, limit=0).concepts) == 2  # the roots are always asked
+    roots = list(walk_concepts(evs.concepts, limit=0).concepts)
+    assert roots == ["C7057", "C1908"], f"a walk limited to 0 asks the two roots, not {roots}"
 
 
 def test_bad_concept_objects_fail_with_the_object_shown() -> None:

@@ -1,7 +1,7 @@
 """The trial_listing_info asset, run as its job with real resources.
 
 The CDR is PostgreSQL (``cdr_db``) holding the ctl rows of group ``trials`` (the demo's
-labels, tokens and overrides, the packaged index definitions) and the Developers Notification
+labels, tokens, overrides and index definitions) and the Developers Notification
 group; EVS is a stand-in on loopback answering as the EVS REST API does (pytest-httpserver,
 the demo's concepts); the indexes go to the ES-compatible server and, unchanged, to a real
 cluster when CDR_TEST_ELASTICSEARCH_URL is set; mail goes to the aiosmtpd server. Asserted is
@@ -25,8 +25,13 @@ from sqlalchemy.engine import Engine
 
 from cdr_dagster.assets.trial_listing_info import TrialListingInfoConfig, assets, jobs
 from cdr_dagster.cdr.control import set_control_value
-from cdr_dagster.cdr.trial_info.checks import BLOCKING, CHECK_CONCEPTS, CHECK_FIELDS, CHECK_URLS
-from cdr_dagster.cdr.trial_info.control import MAPPINGS_DIR
+from cdr_dagster.cdr.trial_info.checks import (
+    BLOCKING,
+    CHECK_CONCEPTS,
+    CHECK_FIELDS,
+    CHECK_SIZE,
+    CHECK_URLS,
+)
 from cdr_dagster.demo.trial_info import demo_evs_concepts, write_demo_evs
 from cdr_dagster.legacy.catalogue import convert_options, find_job_class
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
@@ -44,8 +49,7 @@ from cdr_dagster_tests.es_server import (  # noqa: F401 - fixture
 from cdr_dagster_tests.services.smtp import SmtpServer
 from cdr_dagster_tests.test_trial_info_evs import PATH, evs_answer
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
-GOLDEN = GOLDEN / "clinical-trials-listing-api"
+GOLDEN = Path(__file__).parent / "data" / "reference" / "clinical-trials-listing-api"
 DEMO_DATA = Path(__file__).resolve().parents[1] / "cdr_dagster" / "demo" / "data"
 SUBJECT = "[DEV] Dynamic listing pages loader failure"
 
@@ -61,8 +65,7 @@ def seed_cdr(engine: Engine, overrides: str | None = None, definitions: bool = T
         set_control_value(conn, "trials", "overrides", overrides or demo_text("overrides.txt"))
         if definitions:
             for name in ("listing-info", "trial-type-info"):
-                text = (MAPPINGS_DIR / f"{name}.json").read_text(encoding="utf-8")
-                set_control_value(conn, "trials", name, text)
+                set_control_value(conn, "trials", name, demo_text(f"{name}.json"))
     add_group_members(
         engine,
         "Developers Notification",
@@ -217,19 +220,30 @@ def test_a_full_load_gives_the_documents_the_api_reads(
     mapping = search_cluster.client().indices.get_mapping(index=listing_index)
     assert mapping[listing_index]["mappings"]["dynamic"] == "strict"
 
-    assert checks(result) == {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_URLS: True}
+    assert checks(result) == {
+        CHECK_CONCEPTS: True,
+        CHECK_FIELDS: True,
+        CHECK_SIZE: True,
+        CHECK_URLS: True,
+    }
     [materialization] = result.asset_materializations_for_node("trial_listing_info")
     metadata = materialization.metadata
     concepts = len(demo_evs_concepts())
     assert metadata["concepts"].value == concepts
     assert metadata["listing_documents"].value == len(listing)
     assert metadata["listing_index_count"].value == len(listing)
-    assert metadata["trial_type_documents"].value == 8
+    assert metadata["trial_type_documents"].value == len(golden_trial_types()), (
+        f"{metadata['trial_type_documents'].value} trial-type documents, "
+        f"the reference has {len(golden_trial_types())}"
+    )
     assert metadata["aliases_moved"].value is True
     assert metadata["listing_index"].value == listing_index
     assert metadata["evs_requests"].value == len(evs_server.log)
     assert metadata["evs_codes_not_found"].value == ["C999999"]
-    assert metadata["overrides_applied"].value == 9
+    assert metadata["overrides_applied"].value == 9, (
+        f"{metadata['overrides_applied'].value} overrides applied, not 9 (unused: "
+        f"{metadata['overrides_unused'].value})"
+    )
     assert metadata["overrides_unused"].value == [  # no such concepts in the demo's EVS
         "line 9: C3099",
         "line 10: C9039",
@@ -259,7 +273,7 @@ def test_a_reload_moves_both_aliases_in_one_call_and_drops_old_indexes(
     defs = definitions(cdr_db, mailbox, api_evs(evs_server), search_index)
     alias = f"{search_cluster.prefix}listinginfov1"
     old = f"{alias}-20010101013000"
-    body = json.loads((MAPPINGS_DIR / "listing-info.json").read_text(encoding="utf-8"))
+    body = json.loads(demo_text("listing-info.json"))
     search_cluster.client().indices.create(index=old, **body)
     assert run(defs).success
     [first] = aliased(search_cluster, alias)
@@ -271,10 +285,11 @@ def test_a_reload_moves_both_aliases_in_one_call_and_drops_old_indexes(
     assert indexes(search_cluster, alias) == [first, second]  # old one dropped, today's kept
     if not search_cluster.real:
         calls = sum(1 for call in shared_server().requests if call == ("POST", "/_aliases"))
-        assert calls == alias_calls + 1
+        assert calls == alias_calls + 1, f"{calls - alias_calls} alias moves by run 2, not 1"
     metadata = second_run.asset_materializations_for_node("trial_listing_info")[0].metadata
     assert metadata["listing_previous_indexes"].value == [first]
-    assert len(aliased(search_cluster, f"{search_cluster.prefix}trialtypeinfov1")) == 1
+    types_aliased = aliased(search_cluster, f"{search_cluster.prefix}trialtypeinfov1")
+    assert len(types_aliased) == 1, f"trialtypeinfov1 points at {types_aliased}, not one index"
 
 
 # --- failures leave both aliases alone --------------------------------------------------------
@@ -385,7 +400,7 @@ def test_a_refused_document_deletes_both_new_indexes(
     documents; both new indexes go, and the live ones stay."""
     seed_cdr(cdr_db)
     live = live_load(defs, search_cluster)
-    body = json.loads((MAPPINGS_DIR / "listing-info.json").read_text(encoding="utf-8"))
+    body = json.loads(demo_text("listing-info.json"))
     del body["mappings"]["properties"]["pretty_url_name"]
     set_trials_value(cdr_db, "listing-info", json.dumps(body))
     result = run(defs)
@@ -436,7 +451,11 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
     alias = f"{search_cluster.prefix}listinginfov1"
     assert aliased(search_cluster, alias) == live[0]
     [kept] = [name for name in indexes(search_cluster, alias) if name not in live[0]]
-    assert 0 < len(sources(search_cluster, kept)) < len(sources(search_cluster, alias))
+    kept_count = len(sources(search_cluster, kept))
+    live_count = len(sources(search_cluster, alias))
+    assert 0 < kept_count < live_count, (
+        f"the limited index {kept} holds {kept_count} documents; the live one {live_count}"
+    )
     assert result.asset_materializations_for_node("trial_listing_info") == []
     [observation] = [
         e.event_specific_data.asset_observation
@@ -445,7 +464,8 @@ def test_a_limited_load_keeps_its_indexes_and_moves_no_alias(
     ]
     assert observation.metadata["mode"].value == "limited"
     assert observation.metadata["aliases_moved"].value is False
-    assert len(evs_server.log) < 5
+    asked = evs_server.log
+    assert len(asked) < 5, f"a load limited to 5 made {len(asked)} EVS requests: {asked}"
     assert mailbox.messages == []
 
 
@@ -456,7 +476,7 @@ def test_test_mode_writes_the_legacy_files_and_no_index(
     search_cluster: SearchCluster,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    seed_cdr(cdr_db, definitions=False)  # the packaged definitions are enough here
+    seed_cdr(cdr_db)
     result = run(defs, {"test": "yes", "dump": "yes"}, output_dir=str(tmp_path))
     assert result.success
     assert indexes(search_cluster, f"{search_cluster.prefix}listinginfov1") == []
@@ -474,7 +494,12 @@ def test_test_mode_writes_the_legacy_files_and_no_index(
     ).read_text()
     listing = json.loads((tmp_path / names[0]).read_text())["ListingInfo"]
     assert by_url(listing, "soft-tissue-sarcoma") == [golden_document("soft-tissue-sarcoma")]
-    assert checks(result) == {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_URLS: True}
+    assert checks(result) == {
+        CHECK_CONCEPTS: True,
+        CHECK_FIELDS: True,
+        CHECK_SIZE: True,
+        CHECK_URLS: True,
+    }
 
     # the dump replayed as the groups option: no EVS, the same documents in the cluster
     evs_server.clear_log()
@@ -507,6 +532,8 @@ def test_the_demo_loads_with_no_server(cdr_db: Engine, tmp_path: Path) -> None:
     lines = (folder / f"{types_index}.ndjson").read_text(encoding="utf-8").splitlines()
     assert canonical([json.loads(line) for line in lines[1::2]]) == canonical(golden_trial_types())
     assert all("_id" not in json.loads(line)["index"] for line in lines[::2])
+    # the actions name the alias, as the API's trial-type-info-data.jsonl does
+    assert {json.loads(line)["index"]["_index"] for line in lines[::2]} == {"trialtypeinfov1"}
     lines = (folder / f"{listing_index}.ndjson").read_text(encoding="utf-8").splitlines()
     listing = [json.loads(line) for line in lines[1::2]]
     assert by_url(listing, "rhabdomyosarcoma") == [golden_document("rhabdomyosarcoma")]
@@ -522,7 +549,8 @@ def test_the_asset_follows_the_catalogue_convention() -> None:
     [asset] = assets
     assert asset.key.to_user_string() == entry.target == "trial_listing_info"
     fields = {option.field for option in entry.options if option.field}
-    assert set(TrialListingInfoConfig.model_fields) == fields | {"output_dir"}
+    new = {"output_dir", "max_shrink_percent", "accept_shrink", "tier"}
+    assert set(TrialListingInfoConfig.model_fields) == fields | new
     assert {spec.name: spec.blocking for spec in asset.check_specs} == BLOCKING
     assert asset.op.pool == "elasticsearch"
     assert set(asset.required_resource_keys) >= {"cdr_db", "evs", "search_index", "email"}

@@ -1,6 +1,7 @@
 """Recent ClinicalTrials.gov trials recorded in the CDR (legacy ``recent_trials.RefreshTask``).
 
-``recent_ctgov_trials`` (spec 02 6) searches the ClinicalTrials.gov API v2 for studies of
+``recent_ctgov_trials`` (docs/behaviour-notes.md#recent-ctgov-trials) searches the
+ClinicalTrials.gov API v2 for studies of
 cancer-related conditions or sponsored by NCI, first submitted on or after the cutoff, and
 records them in ``ctgov_trial``, ``ctgov_trial_other_id`` and ``ctgov_trial_sponsor`` (read by
 the CDR admin's "Recent CT.gov Protocols" report). Daily; no mail.
@@ -23,8 +24,9 @@ Run config: ``{ops: {recent_ctgov_trials: {config: {cutoff: "YYYY-MM-DD"}}}}``, 
 from datetime import date
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import date_option
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.ctgov import CtgovApiResource
@@ -35,7 +37,8 @@ SPONSORS_CHECK = "every_trial_has_sponsors"
 SKIPPED_CHECK = "no_study_skipped"
 #: Rows shown in the Markdown previews of the run.
 PREVIEW_ROWS = 50
-#: A refresh that runs longer than this is stopped by run monitoring (DESIGN 8a).
+#: A refresh that runs longer than this is stopped by run monitoring
+#: (docs/architecture.md#run-monitoring).
 MAX_RUNTIME_SECONDS = 2 * 60 * 60
 
 
@@ -47,6 +50,11 @@ class RecentCtgovTrialsConfig(dg.Config):
         description="Fetch trials first submitted on or after this date (YYYY-MM-DD). "
         "Default: 365 days before the latest recorded trial, or 2015-01-01 when none is.",
     )
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff_is_a_date(cls, value: str | None) -> str | None:
+        return date_option(value, "cutoff")
 
 
 @dg.asset(

@@ -1,11 +1,14 @@
 """The glossary and drug dictionaries of cancer.gov: assets ``glossary_dictionary`` and
-``drug_dictionary`` (legacy ``dictionary_api_loader.Loader``, spec 02 section 1).
+``drug_dictionary`` (legacy ``dictionary_api_loader.Loader``,
+docs/behaviour-notes.md#dictionary-load).
 
 Each run rebuilds the index behind a consumer API - ``glossaryv1`` (glossary API) or ``drugv1``
 (drug dictionary API) - from the documents on cancer.gov, with the CDR's own XSLT filter, into a
-new index; two blocking checks look at what the new index holds, and only then does the alias
-move, in one atomic call (the work is in :mod:`cdr_dagster.cdr.dictionaries.load`). A failure
-anywhere leaves the alias where it was and deletes the new index.
+new index; three blocking checks look at what the new index holds (the expected documents,
+their fields, and a size no smaller than the live index's by more than ``max_shrink_percent``,
+never empty; ``accept_shrink`` accepts a real shrink), and only then does the alias move, in
+one atomic call (the work is in :mod:`cdr_dagster.cdr.dictionaries.load`). A failure anywhere
+leaves the alias where it was and deletes the new index (``docs/search-loads.md``).
 
 The Config mirrors the legacy options (catalogue entry ``dictionary_api_loader.Loader``); the
 ``dictionary`` option chose the job and ``auth``/``dump`` belong to the ``search_index``
@@ -14,8 +17,10 @@ resource. Differences from the legacy loader, on purpose:
 - ``limit`` counts CDR documents and works without ``verbose``; ``ids`` works from a schedule;
   a run limited by either keeps its index without moving the live alias (the legacy one
   replaced the live index with the partial one);
-- ``tier`` names the media host in the documents and the tier in the mail subject; the CDR
-  database and the cluster are those of the resources;
+- ``tier`` chooses, as it did, the CDR database (its documents, filters and index
+  definitions), the Elasticsearch cluster, the media host in the documents and the tier in
+  the mail subject; the local tier uses the resources, another tier its own settings
+  (:mod:`cdr_dagster.assets.tier_sources`), and a tier without them is refused;
 - documents go in bulk requests, and the count and the checks are verified before the swap.
 
 As the legacy job did, every run mails its outcome (subject ``[TIER] Load of glossary
@@ -43,25 +48,26 @@ from cdr_dagster.assets.search_loads import (
     notice_markdown,
     warn_if_target_ignored,
 )
-from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_TERMS, DESCRIPTIONS
+from cdr_dagster.assets.tier_sources import chosen_tier, local_tier, tier_sources
+from cdr_dagster.cdr.dictionaries.checks import CHECK_FIELDS, CHECK_SIZE, CHECK_TERMS, DESCRIPTIONS
+from cdr_dagster.config_checks import LogLevelOption, TierOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.search_index import SearchIndexResource
-from cdr_dagster.settings import DEVELOPERS_GROUP, TIERS
+from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS
 
 GROUP = "cancer_gov_dictionaries"
-#: What the legacy loader called the log levels it accepted.
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class DictionaryLoadConfig(SearchTargetConfig):
     """Options of a dictionary load (the legacy dictionary_api_loader.Loader options)."""
 
-    tier: str | None = Field(
+    tier: TierOption = Field(
         default=None,
-        description="Tier named in the media URLs and the mail subject (DEV, QA, STAGE, "
-        "PROD; default: the local tier).",
+        description="Tier whose CDR database is read and whose Elasticsearch cluster is "
+        "loaded, named in the media URLs and the mail subject (DEV, QA, STAGE, PROD; default: "
+        "the local tier). Another tier needs CDR_DB_URL_<TIER> and CDR_ES_HOST_<TIER>.",
     )
     test: bool = Field(
         default=False,
@@ -69,13 +75,14 @@ class DictionaryLoadConfig(SearchTargetConfig):
     )
     limit: int | None = Field(
         default=None,
+        ge=0,
         description="Load only the first N CDR documents; the live alias is not moved.",
     )
     ids: list[int] = Field(
         default=[],
         description="Load only these CDR document ids; the live alias is not moved.",
     )
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (one line per document), INFO, WARNING, ERROR.",
     )
@@ -90,7 +97,7 @@ class DictionaryLoadConfig(SearchTargetConfig):
 def _check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(name, asset=asset, blocking=True, description=DESCRIPTIONS[name])
-        for name in (CHECK_TERMS, CHECK_FIELDS)
+        for name in (CHECK_TERMS, CHECK_FIELDS, CHECK_SIZE)
     ]
 
 
@@ -172,18 +179,8 @@ jobs = [glossary_dictionary_job, drug_dictionary_job]
 # ---------------------------------------------------------------------------------------------
 
 
-def _tier(config: DictionaryLoadConfig, local_tier: str) -> str:
-    tier = (config.tier or local_tier).strip().upper()
-    if tier not in TIERS:
-        raise dg.Failure(f"tier {config.tier!r} is not one of {', '.join(TIERS)}")
-    return tier
-
-
 def _level(config: DictionaryLoadConfig) -> int:
-    name = config.log_level.strip().upper()
-    if name not in LOG_LEVELS:
-        raise dg.Failure(f"log_level {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return getattr(logging, name)
+    return getattr(logging, config.log_level)
 
 
 def _load(
@@ -199,10 +196,12 @@ def _load(
 
     started = time.monotonic()
     dictionary = DICTIONARIES[name]
-    tier = _tier(config, email.tier)
+    tier = chosen_tier(config.tier, local_tier())
     level = _level(config)
-    if config.limit is not None and config.limit < 0:
-        raise dg.Failure(f"limit must not be negative, not {config.limit}")
+    sources = tier_sources(tier, cdr_db, None if config.test else search_index)
+    search_index = sources.search_index or search_index
+    if not sources.local:
+        context.log.info(f"tier {tier}: its own CDR database and cluster")
     warn_if_target_ignored(context, config, search_index.mode)
     target = "example.com" if config.test else search_index.target(config.host, config.port)
     subject = f"[{tier}] Load of {dictionary.name} dictionary to {target}"
@@ -220,7 +219,7 @@ def _load(
     backend = None
     try:
         backend = None if config.test else search_index.backend(config.host, config.port)
-        with cdr_db.connect() as conn:
+        with sources.cdr_db.connect() as conn:
             result = run_load(
                 conn,
                 dictionary,
@@ -232,6 +231,10 @@ def _load(
                 alias_prefix=search_index.index_prefix,
                 keep_indexes=search_index.keep_indexes,
                 keep_days=search_index.keep_days,
+                max_shrink_percent=config.max_shrink_percent,
+                accept_shrink=config.accept_shrink,
+                max_documents=search_index.bulk_documents,
+                max_bytes=search_index.bulk_bytes,
                 log=log_at(logging.INFO),
                 debug=log_at(logging.DEBUG),
                 progress=log_at(logging.INFO) if config.verbose else None,
@@ -255,6 +258,11 @@ def _load(
             )
         if result.stats is not None and result.stats.cleanup_error:
             body += f"\nRemoving old indexes failed: {result.stats.cleanup_error}"
+        if result.stats is not None and result.stats.reply_lost:
+            body += (
+                "\nThe cluster's reply to the alias move was lost; the aliases read back "
+                "show the move took effect."
+            )
     else:
         context.log.error(f"dictionary load failed: {failure}")
         subject += " (FAILURE)"
@@ -288,7 +296,9 @@ def _notify(
     body: str,
     recipients: list[str],
 ) -> None:
-    """Send the legacy notice (subject already carries the tier)."""
+    """Send the legacy notice (subject already carries the tier) from the bare operator
+    address, as the legacy loader did."""
+    email = email.from_sender(OPERATOR_ADDRESS)
     if recipients:
         sent = email.send(subject, body, to=recipients, tier_prefix=False)
     else:

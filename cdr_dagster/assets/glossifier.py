@@ -1,5 +1,5 @@
 """The glossary terms the CMS glossifier uses: asset ``glossifier_terms`` (legacy
-``glossifier_refresh.Task``, spec 02 section 5).
+``glossifier_refresh.Task``, docs/behaviour-notes.md#glossifier).
 
 Each run builds, from the GlossaryTermName documents on cancer.gov, the map phrase -> document
 -> language -> dictionaries (:mod:`cdr_dagster.cdr.glossifier`) and then, as the legacy job:
@@ -29,6 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.config_checks import LogLevelOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.cms import CmsResource
@@ -38,14 +39,13 @@ from cdr_dagster.settings import DEVELOPERS_GROUP
 GROUP = "cms_glossifier"
 CHECK_SERVERS = "cms_servers_updated"
 CHECK_UNIQUE = "glossary_mappings_unique"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHOWN_ROWS = 50
 
 
 class GlossifierConfig(dg.Config):
     """Options of a glossifier refresh (the legacy glossifier_refresh.Task options)."""
 
-    log_level: str = Field(
+    log_level: LogLevelOption = Field(
         default="INFO",
         description="Lowest level logged: DEBUG (counts of each step), INFO, WARNING, ERROR.",
     )
@@ -193,10 +193,13 @@ jobs = [glossifier_terms_job]
 
 
 def _level(config: GlossifierConfig) -> int:
-    name = config.log_level.strip().upper()
-    if name not in LOG_LEVELS:
-        raise dg.Failure(f"log_level {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return getattr(logging, name)
+    return getattr(logging, config.log_level)
+
+
+def glossifier_sender(hostname: str | None = None) -> str:
+    """``cdr@<host>.nci.nih.gov``, host being this machine's short name in lower case."""
+    host = (hostname or socket.gethostname()).split(".")[0].lower()
+    return f"cdr@{host}.nci.nih.gov"
 
 
 def _send(
@@ -208,7 +211,9 @@ def _send(
     *,
     tier_prefix: bool,
 ) -> Any:
-    """Mail ``recip`` when given, else the CDR group (an empty group is an error)."""
+    """Mail ``recip`` when given, else the CDR group (an empty group is an error), from
+    :func:`glossifier_sender` as the legacy job sent."""
+    email = email.from_sender(glossifier_sender())
     if recip and recip.strip():
         return email.send(subject, body, to=[recip.strip()], tier_prefix=tier_prefix)
     return email.send(subject, body, group=group, tier_prefix=tier_prefix)

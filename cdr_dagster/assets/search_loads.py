@@ -1,7 +1,7 @@
 """Pieces shared by the assets that load an Elasticsearch index for a cancer.gov API (the
 dictionary loads and the trial listing load): their pool and run time limit, the per-run
-host/port options, the warning when the search_index resource writes to a folder, asset check
-metadata, the event that records a load, and the Markdown of a mailed notice.
+host/port and size-check options, the warning when the search_index resource writes to a
+folder, asset check metadata, the event that records a load, and the Markdown of a mailed notice.
 
 No heavy import here: the code location imports this module at load time.
 """
@@ -11,16 +11,19 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.search.size_check import DEFAULT_MAX_SHRINK_PERCENT
 from cdr_dagster.settings import DEVELOPERS_GROUP
 
 #: The loads writing to Elasticsearch run one at a time (dagster.yaml concurrency.pools).
 POOL = "elasticsearch"
-#: A load that runs longer than this is stopped by run monitoring (DESIGN 8a).
+#: A load that runs longer than this is stopped by run monitoring
+#: (docs/architecture.md#run-monitoring).
 MAX_RUNTIME_SECONDS = 4 * 60 * 60
 
 
 class SearchTargetConfig(dg.Config):
-    """The Elasticsearch host and port of one run (the legacy loaders' host/port options)."""
+    """The Elasticsearch host and port of one run (the legacy loaders' host/port options), and
+    how much smaller than the live index a new one may be (the size check)."""
 
     host: str | None = Field(
         default=None,
@@ -29,6 +32,18 @@ class SearchTargetConfig(dg.Config):
     port: int | None = Field(
         default=None,
         description="Elasticsearch port for this run (default: the search_index resource's).",
+    )
+    max_shrink_percent: float = Field(
+        default=DEFAULT_MAX_SHRINK_PERCENT,
+        ge=0,
+        le=100,
+        description="The size check fails when a new index holds more than this per cent "
+        "fewer documents than the live one (an empty index always fails).",
+    )
+    accept_shrink: bool = Field(
+        default=False,
+        description="Accept a new index that shrank more than max_shrink_percent (a real "
+        "shrink, checked by an operator); an empty index is still refused.",
     )
 
 

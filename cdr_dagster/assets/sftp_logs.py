@@ -1,27 +1,32 @@
 """The PDQ s/FTP access logs as data: the mirrored, normalized log and the monthly report.
 
-- ``sftp_access_log`` (legacy ``sftp_logs.Refresh``, spec 04 4): mirrors the s/FTP server's
+- ``sftp_access_log`` (legacy ``sftp_logs.Refresh``, docs/behaviour-notes.md#sftp-log-refresh):
+  mirrors the s/FTP server's
   log folder into ``CDR_BASEDIR/sftp_log`` over SFTP (files missing locally or differing in
   size or time are fetched; nothing local is ever deleted, so the monthly archives build up),
   then appends the new session-opened and open lines of the latest monthly log and of
   ``pdq.log`` to ``cumulative.log``, normalized and de-duplicated. Malformed lines are
   counted and listed with file and line number; an asset check warns about them.
-- ``pdq_access_report`` (legacy ``pdq_access_log.Report``, spec 04 5), one partition per
-  month: every retrieval by a PDQ partner in that month, read from the cumulative log, as the
-  legacy ``PDQPartnerDownloads_YYYY-MM.xlsx`` workbook (plus a sheet of logins and
-  retrievals per partner) saved under ``CDR_BASEDIR/reports`` and mailed. Backfill any month
-  from the UI; an asset check warns when the log did not yet reach past the month's end.
+- ``pdq_access_report`` (legacy ``pdq_access_log.Report``,
+  docs/behaviour-notes.md#pdq-access-report), one partition per month: every
+  retrieval by a PDQ partner in that month, read from the month's own raw logs in the mirror
+  (every line counts, as the legacy counted them), as the legacy
+  ``PDQPartnerDownloads_YYYY-MM.xlsx`` workbook (plus a sheet of logins and retrievals per
+  partner) saved under ``CDR_BASEDIR/reports`` and mailed. Backfill any month whose raw logs
+  the mirror holds from the UI; a month without any fails naming the log it needs, and an
+  asset check warns when the logs read do not yet reach past the month's end.
 
 Run config: ``sftp_access_log`` takes none; ``pdq_access_report`` takes its Config at
 ``{ops: {pdq_access_report: {config: ...}}}``, run by ``pdq_access_report_job`` with a
 partition key.
 """
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
@@ -30,7 +35,7 @@ from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.resources.sftp import SftpResource
 from cdr_dagster.settings import TIMEZONE
 
-#: The s/FTP server's log folder (spec 04 3.1).
+#: The s/FTP server's log folder (docs/behaviour-notes.md#sftp-log-format).
 REMOTE_LOG_DIR = "/sftp/sftphome/cdrstaging/logs"
 #: The local mirror and cumulative log, under CDR_BASEDIR.
 LOG_FOLDER = "sftp_log"
@@ -142,12 +147,22 @@ class PdqAccessReportConfig(dg.Config):
         description="Only e-mail the workbook already saved for the month (it must exist).",
     )
 
+    @field_validator("month")
+    @classmethod
+    def _month_is_yyyymm(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            re.fullmatch(r"\d{6}", value.strip()) and 1 <= int(value.strip()[4:]) <= 12
+        ):
+            raise ValueError(f"month {value!r} is not a month in the form YYYYMM")
+        return value.strip() if value is not None else None
 
-def _report_body(label: str, log: Path) -> str:
+
+def _report_body(label: str, logs: tuple[Path, ...]) -> str:
+    names = ", ".join(str(log) for log in logs) or "(none)"
     return (
         f"The attached report lists every document downloaded from the PDQ s/FTP server by "
         f"the PDQ data partners in {label}.\n\n"
-        f"It was built from the s/FTP access log {log}.\n\n"
+        f"It was built from the s/FTP access logs {names}.\n\n"
         f"Please save it to the network folder {REPORT_FOLDER}, where the Clinical Trials "
         "team can reach it.\n\n"
         "Reply to this message with any questions.\n"
@@ -160,8 +175,9 @@ def _report_body(label: str, log: Path) -> str:
         "Monthly report of the PDQ partners' s/FTP retrievals (legacy pdq_access_log.Report, "
         "on the 1st on DEV): the workbook PDQPartnerDownloads_YYYY-MM.xlsx under "
         "CDR_BASEDIR/reports (every retrieval, plus logins and retrievals per partner), "
-        "e-mailed to NCIContentDissemination. Built from sftp_access_log's cumulative log; "
-        "one partition per month, so any month can be backfilled."
+        "e-mailed to NCIContentDissemination. Built from the month's own raw logs in "
+        "sftp_access_log's mirror (pdq.log-YYYYMMDD.gz, every line counted); one partition "
+        "per month, so any month whose logs exist can be backfilled."
     ),
     group_name="partners",
     kinds={"excel"},
@@ -171,8 +187,8 @@ def _report_body(label: str, log: Path) -> str:
         dg.AssetCheckSpec(
             COVERAGE_CHECK,
             asset="pdq_access_report",
-            description="The cumulative log holds lines dated after the month, so no "
-            "retrieval of the month can still be missing from it.",
+            description="The month's raw logs include one rotated after the month ended (or "
+            "the current log reaches past it), so no retrieval of the month can be missing.",
         )
     ],
 )
@@ -187,14 +203,13 @@ def pdq_access_report(
     from cdr_dagster.cdr.control import control_value
     from cdr_dagster.cdr.partners import ftp_partner_names
     from cdr_dagster.cdr.sftp_logs import (
-        CUMULATIVE_LOG,
-        MalformedLine,
         MonthRequests,
-        iter_normalized,
         month_bounds,
+        month_logs,
         month_requests,
         non_partner_logins,
         partner_activity,
+        scan_month_logs,
         write_access_workbook,
     )
     from cdr_dagster.reports import Report, Table, render_markdown
@@ -209,25 +224,30 @@ def pdq_access_report(
     label = f"{first:%B %Y}"
     base = Path(commands.basedir)
     workbook = base / "reports" / f"PDQPartnerDownloads_{first:%Y-%m}.xlsx"
-    log = base / LOG_FOLDER / CUMULATIVE_LOG
-    metadata: dict[str, dg.RawMetadataValue] = {"workbook": dg.MetadataValue.path(str(workbook))}
+    folder = base / LOG_FOLDER
+    logs = month_logs(folder, first, following)
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "workbook": dg.MetadataValue.path(str(workbook)),
+        "logs_read": dg.MetadataValue.json([path.name for path in logs.paths]),
+    }
     latest: date | None = None
     if config.resend:
         if not workbook.is_file():
             raise dg.Failure(f"cannot resend: {workbook} does not exist")
         context.log.info(f"resending {workbook}")
-        if log.is_file():
-            latest = max(
-                (e.day for e in iter_normalized(log) if not isinstance(e, MalformedLine)),
-                default=None,
-            )
     else:
-        if not log.is_file():
-            raise dg.Failure(f"the s/FTP cumulative log {log} does not exist")
+        if not logs.paths:
+            raise dg.Failure(
+                f"no s/FTP log of {label} in {folder}: {logs.expected_name(following)} (or "
+                f"pdq.log, before that rotation) is needed; sftp_access_log mirrors what the "
+                "server still keeps"
+            )
+        context.log.info(f"reading {', '.join(path.name for path in logs.paths)}")
         with cdr_db.connect() as conn:
             partners = ftp_partner_names(conn)
             non_partners = non_partner_logins(control_value(conn, "PDQ", "non-partners", ""))
-        month: MonthRequests = month_requests(iter_normalized(log), first, partners, non_partners)
+        events = scan_month_logs(logs, date.today())
+        month: MonthRequests = month_requests(events, first, partners, non_partners)
         write_access_workbook(workbook, month, label, datetime.now().date(), partners)
         activity = partner_activity(month)
         preview = Report(
@@ -253,15 +273,19 @@ def pdq_access_report(
         latest = month.latest_day
     check = dg.AssetCheckResult(
         check_name=COVERAGE_CHECK,
-        passed=latest is not None and latest >= following,
+        passed=logs.rotated_past_end
+        or (logs.current_continues and latest is not None and latest >= following),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"latest_log_day": latest.isoformat() if latest else "none"},
+        metadata={
+            "latest_log_day": latest.isoformat() if latest else "none",
+            "logs_read": dg.MetadataValue.json([path.name for path in logs.paths]),
+        },
     )
     if not config.noemail:
-        mailer = email.model_copy(update={"sender": REPORT_SENDER})
+        mailer = email.from_sender(REPORT_SENDER)
         sent = mailer.send(
             f"SFTP Log - PDQ Distribution Partner Access Report ({label})",
-            _report_body(label, log),
+            _report_body(label, logs.paths),
             to=config.recips,
             attachments=[workbook],
             tier_prefix=False,

@@ -1,5 +1,5 @@
 """The sitemap of the cancer.gov dictionary pages: asset ``dictionary_sitemap`` (legacy
-``sitemap.Loader``, spec 02 section 4).
+``sitemap.Loader``, docs/behaviour-notes.md#dictionary-sitemap).
 
 Each run reads the CSV of CDR ids, keys and languages in ctl ``dictionary/sitemap-entries``,
 builds the sitemaps.org 0.9 file listing the English and Spanish glossary, genetics and drug
@@ -14,7 +14,8 @@ out, as the legacy job left them out, and are listed in the check and the metada
 
 Config mirrors the legacy options. ``tier`` chooses whose data is read, default PROD as before:
 the local tier reads through ``cdr_db``, another tier through the URL in ``CDR_DB_URL_<TIER>``
-(a read-only login, the legacy ``CdrGuest``). ``hostname``/``username`` override the resource's
+(a read-only login, the legacy ``CdrGuest``), as for the search index loads
+(:mod:`cdr_dagster.assets.tier_sources`). ``hostname``/``username`` override the resource's
 NetStorage login for one run; ``dump`` prints the XML and uploads nothing (recorded as an
 observation: the sitemap on NetStorage did not change); ``keep`` also saves a copy in the
 temporary folder. The legacy job sent no mail and neither does this one: a failure shows as a
@@ -29,25 +30,24 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.assets.tier_sources import chosen_tier, tier_sources
+from cdr_dagster.config_checks import TierOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.sftp import SftpResource
-from cdr_dagster.settings import TIERS
 
 GROUP = "cancer_gov_dictionaries"
 CHECK_VALID = "sitemap_valid"
 CHECK_UNIQUE = "sitemap_urls_unique"
 #: The legacy job read this tier's data unless told otherwise.
 DEFAULT_TIER = "PROD"
-#: The database of a tier other than the local one.
-TIER_DB_VARIABLE = "CDR_DB_URL_{tier}"
 SHOWN_ROWS = 50
 
 
 class SitemapConfig(dg.Config):
     """Options of a sitemap refresh (the legacy sitemap.Loader options)."""
 
-    tier: str | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Tier whose CDR data is read (DEV, QA, STAGE, PROD; default PROD, as the "
         "legacy job). The local tier reads through the cdr_db resource; another tier needs its "
@@ -116,8 +116,8 @@ def dictionary_sitemap(
     )
     from cdr_dagster.resources.netstorage import with_login
 
-    tier = _tier(config)
-    database = _database(tier, cdr_db)
+    tier = chosen_tier(config.tier, DEFAULT_TIER)
+    database = tier_sources(tier, cdr_db, None).cdr_db
     context.log.info(f"loading sitemap entries from {tier}")
     try:
         with database.connect() as conn:
@@ -200,29 +200,6 @@ jobs = [dictionary_sitemap_job]
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _tier(config: SitemapConfig) -> str:
-    tier = (config.tier or DEFAULT_TIER).strip().upper()
-    if tier not in TIERS:
-        raise dg.Failure(f"tier {config.tier!r} is not one of {', '.join(TIERS)}")
-    return tier
-
-
-def _database(tier: str, cdr_db: CdrDatabaseResource) -> CdrDatabaseResource:
-    """``cdr_db`` for the local tier; for another, the database named by CDR_DB_URL_<TIER>."""
-    from cdr_dagster.settings import parse_tier
-
-    if tier == parse_tier(os.environ.get("CDR_TIER")):
-        return cdr_db
-    variable = TIER_DB_VARIABLE.format(tier=tier)
-    url = os.environ.get(variable, "").strip()
-    if not url:
-        raise dg.Failure(
-            f"tier {tier}'s CDR database is not configured: set {variable} (a read-only login) "
-            "or run with the local tier"
-        )
-    return CdrDatabaseResource(url=url)
 
 
 def _keep_copy(xml: bytes) -> str:

@@ -1,6 +1,6 @@
 """The listing information of cancer.gov's dynamic trial listing pages: asset
-``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader", spec 02
-section 3).
+``trial_listing_info`` (legacy ``trial_info.Loader``, "Dynamic Listing Pages Loader",
+docs/behaviour-notes.md#trial-listing-info).
 
 Each run walks the NCI Thesaurus disease and intervention hierarchies through the EVS REST API
 (the ``evs`` resource), groups the concepts by display name, applies the hand-curated overrides
@@ -13,7 +13,9 @@ were and deletes the new indexes.
 
 The Config mirrors the legacy options (catalogue entry ``trial_info.*``); ``auth`` belongs to
 the ``search_index`` resource, and ``output_dir`` says where the ``test`` and ``dump`` files go
-(the legacy job wrote them to its working directory). As the legacy job did, a failure is mailed
+(the legacy job wrote them to its working directory). ``tier`` (default: the local tier) chooses
+the CDR database whose ``ctl`` rows are read and the cluster loaded, as for the dictionary
+loads (:mod:`cdr_dagster.assets.tier_sources`). As the legacy job did, a failure is mailed
 to the Developers Notification group (subject ``[TIER] Dynamic listing pages loader failure``,
 body ``Failure running loader: ...``); a success sends no mail. Unlike the legacy job, the run
 then fails, so Dagster shows it. A test or limited run is recorded as an observation: the live
@@ -39,6 +41,7 @@ from cdr_dagster.assets.search_loads import (
     notice_markdown,
     warn_if_target_ignored,
 )
+from cdr_dagster.assets.tier_sources import chosen_tier, local_tier, tier_sources
 from cdr_dagster.cdr.trial_info.checks import BLOCKING, CHECK_URLS, DESCRIPTIONS
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
@@ -59,13 +62,21 @@ SAMPLES = 8
 class TrialListingInfoConfig(SearchTargetConfig):
     """Options of a trial listing load (the legacy trial_info.Loader options)."""
 
+    tier: str | None = Field(
+        default=None,
+        description="Tier whose CDR ctl rows are read and whose Elasticsearch cluster is "
+        "loaded (DEV, QA, STAGE, PROD; default: the local tier). Another tier needs "
+        "CDR_DB_URL_<TIER> and CDR_ES_HOST_<TIER>.",
+    )
     limit: int | None = Field(
         default=None,
+        ge=0,
         description="Fetch about this many concepts at most (for trying the load out); the "
         "indexes are built and checked but the aliases are not moved.",
     )
     sleep: float = Field(
         default=DEFAULT_MAX_SLEEP,
+        ge=0,
         description="Longest wait in seconds between failed EVS requests; the back-off starts "
         "at 0.01 s and doubles, and the load gives up once it would exceed this (floor 0.01).",
     )
@@ -134,6 +145,11 @@ def trial_listing_info(
 
     started = time.monotonic()
     _validate(config)
+    tier = chosen_tier(config.tier, local_tier())
+    sources = tier_sources(tier, cdr_db, None if config.test else search_index)
+    search_index = sources.search_index or search_index
+    if not sources.local:
+        context.log.info(f"tier {tier}: its own CDR database and cluster")
     max_sleep = max(config.sleep, MIN_MAX_SLEEP)
     warn_if_target_ignored(context, config, search_index.mode)
 
@@ -145,7 +161,7 @@ def trial_listing_info(
     failure: Exception | None = None
     client = backend = None
     try:
-        with cdr_db.connect() as conn:
+        with sources.cdr_db.connect() as conn:
             control = read_trial_control(conn)
         fetch = None
         if not (config.groups or config.concepts):
@@ -172,6 +188,10 @@ def trial_listing_info(
             alias_prefix=search_index.index_prefix,
             keep_indexes=min(KEEP_INDEXES, search_index.keep_indexes),
             keep_days=search_index.keep_days,
+            max_shrink_percent=config.max_shrink_percent,
+            accept_shrink=config.accept_shrink,
+            max_documents=search_index.bulk_documents,
+            max_bytes=search_index.bulk_bytes,
             output_dir=config.output_dir or os.getcwd(),
             dump_files=config.dump,
             log=context.log.info,
@@ -200,7 +220,7 @@ def trial_listing_info(
                 ),
             )
     if failure is not None:
-        subject = f"[{email.tier}] Dynamic listing pages loader failure"
+        subject = f"[{tier}] Dynamic listing pages loader failure"
         body = f"Failure running loader: {failure}"
         context.log.error(f"trial listing load failed: {failure}")
         _notify(context, email, subject, body)
@@ -230,10 +250,6 @@ jobs = [trial_listing_info_job]
 
 
 def _validate(config: TrialListingInfoConfig) -> None:
-    if config.limit is not None and config.limit < 0:
-        raise dg.Failure(f"limit must not be negative, not {config.limit}")
-    if config.sleep < 0:
-        raise dg.Failure(f"sleep must not be negative, not {config.sleep}")
     for name in ("concepts", "groups"):
         path = getattr(config, name)
         if path is not None and not os.path.isfile(path):
@@ -283,6 +299,7 @@ def _result_metadata(result: Any, client: Any, elapsed: timedelta) -> dict[str, 
             continue
         metadata[f"{name}_index"] = stats.index
         metadata[f"{name}_index_count"] = stats.count if stats.count is not None else -1
+        metadata[f"{name}_bulk_requests"] = stats.bulk_requests
         metadata[f"{name}_previous_indexes"] = dg.MetadataValue.json(stats.previous)
         metadata[f"{name}_dropped_indexes"] = dg.MetadataValue.json(stats.dropped)
     metadata["aliases_moved"] = bool(result.listing_stats and result.listing_stats.swapped)

@@ -1,6 +1,7 @@
 """The CDR data layer: what cdr-dagster knows about the PDQ Clinical Data Repository.
 
-No Dagster here (DESIGN 3.1). Functions take a SQLAlchemy ``Connection`` (or plain values) and
+No Dagster here (docs/architecture.md#layers). Functions take a SQLAlchemy ``Connection`` (or plain
+values) and
 return plain values or frozen dataclasses; all SQL is SQLAlchemy Core, so the same statements run
 on SQL Server (production), PostgreSQL (tests) and SQLite (demo).
 

@@ -2,7 +2,8 @@
 
 The CDR keeps the cancer-relevant trials registered at ClinicalTrials.gov since a cutoff in
 ``ctgov_trial`` (one row per NCT ID), ``ctgov_trial_other_id`` and ``ctgov_trial_sponsor``
-(numbered sub-rows); the CDR admin's "Recent CT.gov Protocols" report reads them (spec 02 6).
+(numbered sub-rows); the CDR admin's "Recent CT.gov Protocols" report reads them
+(docs/behaviour-notes.md#recent-ctgov-trials).
 
 - :func:`default_cutoff`: a year (365 days) before the latest ``first_received``, or
   2015-01-01 when the table is empty (the fallback the legacy documented but never reached);

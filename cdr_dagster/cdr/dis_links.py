@@ -4,17 +4,18 @@ A ``DrugReference`` block at the top of a ``DrugInformationSummary`` is a *tempo
 when its ``TemporaryLink`` attribute is ``Yes`` (compared case-insensitively, as the CDR's
 SQL Server does), it has a ``DrugReferenceLink/@cdr:xref`` URL and a non-empty
 ``DrugReferencePostedDate``. It has *expired* against a cutoff date when it was posted
-**before** the cutoff (the dates compare as ``YYYY-MM-DD`` strings).
+**on or before** the cutoff (the dates compare as ``YYYY-MM-DD`` strings), as the legacy
+jobs selected it.
 
 The same rule decides both what is selected (from the path index, for the report and for the
-documents the removal visits) and what the removal takes out of the XML. The legacy jobs
-selected with ``<=`` but removed with ``<``, so a link posted exactly on the cutoff was
-reported for ever and its document visited every month without change; here a link posted on
-the cutoff day is neither listed nor removed until the cutoff passes it.
+documents the removal visits) and what the removal takes out of the XML. The legacy removal
+took out only links posted strictly before the cutoff, so a link posted on the cutoff day was
+selected, its document visited and saved unchanged; here the removal takes it out too (see
+``docs/differences-from-legacy.md``).
 
-Cutoffs (spec 03 3.2 and 5.2): removal, today minus three calendar years; report, one month
-later than that, so the report lists what next month's removal will take. 29 February maps to
-28 February, as ``dateutil.relativedelta`` did for the legacy jobs.
+Cutoffs (docs/behaviour-notes.md#expiring-dis-links): removal, today minus three calendar
+years; report, one month later than that, so the report lists what next month's removal will
+take. 29 February maps to 28 February, as ``dateutil.relativedelta`` did for the legacy jobs.
 """
 
 from __future__ import annotations
@@ -74,12 +75,12 @@ def check_cutoff(value: str) -> str:
 
 def is_expired(temporary: str | None, posted: str | None, cutoff: str) -> bool:
     """The expiry rule on a block's ``TemporaryLink`` value and posted date text."""
-    return (temporary or "").lower() == "yes" and bool(posted) and posted < cutoff  # type: ignore[operator]
+    return (temporary or "").lower() == "yes" and bool(posted) and posted <= cutoff  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
 class ExpiringLink:
-    """One temporary link posted before the cutoff."""
+    """One temporary link posted on or before the cutoff."""
 
     doc_id: int
     url: str
@@ -89,7 +90,7 @@ class ExpiringLink:
 def _expired_blocks(cutoff: str):  # noqa: ANN202 - a SQLAlchemy Select
     """Index rows of expired links: the URL, posted date and temporary flag of one block.
 
-    Rows of one block share the first four characters of ``node_loc`` (spec 03 2).
+    Rows of one block share the first four characters of ``node_loc``.
     """
     u, d, t = query_term.alias("u"), query_term.alias("d"), query_term.alias("t")
     block = func.substring(u.c.node_loc, 1, 4)
@@ -105,7 +106,7 @@ def _expired_blocks(cutoff: str):  # noqa: ANN202 - a SQLAlchemy Select
             t.c.path == TEMPORARY_PATH,
             iequals(t.c.value, "Yes"),
             d.c.value != "",
-            d.c.value < check_cutoff(cutoff),
+            d.c.value <= check_cutoff(cutoff),
         )
     )
 

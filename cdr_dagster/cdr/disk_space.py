@@ -1,4 +1,5 @@
-"""Free disk space of the CDR servers (legacy ``disk_space.Monitor``, spec 01 s. 11).
+"""Free disk space of the CDR servers (legacy ``disk_space.Monitor``,
+docs/behaviour-notes.md#disk-space).
 
 Each tier's CDR server has a ``df.py`` page that prints one block per drive::
 
@@ -138,8 +139,16 @@ def drive_problems(
 
 
 def fetch_df(url: str, timeout: float) -> tuple[int, str]:
-    """GET ``url``; the HTTP status and the body. Connection problems raise ``requests`` errors."""
+    """GET ``url``; the HTTP status and the body. Connection problems raise ``requests`` errors.
+
+    A ``file://`` address is read as the page (status 200; ``OSError`` when unreadable).
+    """
     import requests
 
+    from cdr_dagster.cdr.health import local_page
+
+    path = local_page(url)
+    if path is not None:
+        return 200, path.read_text(encoding="utf-8")
     response = requests.get(url, timeout=timeout)
     return response.status_code, response.text

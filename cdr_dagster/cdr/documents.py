@@ -3,7 +3,8 @@ the one document save (:func:`save_document`) every job that changes a document 
 
 Reads of current documents go to the ``document`` view (deleted documents hidden); versions come
 from the ``doc_version`` view. Document type names compare case-insensitively, as on SQL Server.
-Saves write ``all_docs`` and ``all_doc_versions``, the audit trail, the check-out table and the
+Saves validate the document against its type's schema first (:mod:`cdr_dagster.cdr.validation`)
+and write ``all_docs`` and ``all_doc_versions``, the audit trail, the check-out table and the
 path index, in one transaction.
 """
 
@@ -35,6 +36,7 @@ from cdr_dagster.cdr.schema import (
     version_blob_usage,
 )
 from cdr_dagster.cdr.sql import iequals
+from cdr_dagster.cdr.validation import SchemaCache, SchemaError
 from cdr_dagster.cdr.xml import XmlError, parse_xml
 
 _CDR_ID = re.compile(r"^\s*(?:CDR)?(\d+)\s*$", re.IGNORECASE)
@@ -226,11 +228,21 @@ def latest_publishable_versions_of_type(conn: Connection, type_name: str) -> lis
 MODIFY_DOCUMENT = "MODIFY DOCUMENT"
 MAX_TITLE = 255
 MAX_COMMENT = 255
-VALIDATION_STATUSES = ("V", "I", "U", "M")
 
 
 class SaveError(Exception):
     """A document could not be saved; the message names the document and why."""
+
+
+class InvalidDocumentError(SaveError):
+    """The document does not validate against its type's schema; nothing was saved."""
+
+    def __init__(self, cdr_id: str, type_name: str, errors: tuple[str, ...]) -> None:
+        self.errors = errors
+        super().__init__(
+            f"cannot save {cdr_id}: it does not validate against the {type_name} schema: "
+            f"{errors[0]}" + (f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else "")
+        )
 
 
 class CheckedOutError(SaveError):
@@ -337,13 +349,13 @@ def save_document(
     reason: str | None = None,
     version: bool = True,
     publishable: bool = False,
-    val_status: str | None = None,
     title: str | None = None,
     program: str = "cdr-dagster",
     force: bool = False,
     delete_blobs: bool = False,
     index_paths: Iterable[str] = (),
     now: datetime | None = None,
+    schemas: SchemaCache | None = None,
 ) -> SavedDocument:
     """Save ``xml`` as the current working copy of a document, optionally as a new version.
 
@@ -355,12 +367,14 @@ def save_document(
 
     1. refuse with :class:`CheckedOutError` when someone else has the document checked out
        (unless ``force``: their check-out is then closed, as the CDR's forced check-out does),
-       and with :class:`SaveError` when the document is missing or deleted, the XML is not
-       well-formed, or ``user`` is not an active account;
+       with :class:`InvalidDocumentError` (naming the document and the first error) when the
+       XML does not validate against its document type's schema, and with :class:`SaveError`
+       when the document is missing or deleted, the XML is not well-formed, its type's schema
+       cannot be had, or ``user`` is not an active account;
     2. check the document out for ``user`` (a check-out ``user`` already holds is reused);
     3. write the working copy (``all_docs``): XML, ``comment``, ``title`` (kept when None; the
        CDR computes it with the document type's title filter, which this layer does not run),
-       validation status;
+       validation status ``V`` and date (the validation's);
     4. re-index it in ``query_term``, and in ``query_term_pub`` for a publishable version
        (:mod:`cdr_dagster.cdr.document_index`; ``index_paths`` are indexed in addition to
        ``query_term_def``'s);
@@ -369,20 +383,15 @@ def save_document(
     6. with ``delete_blobs``, delete every blob of the document and of its versions;
     7. with ``version`` (or ``publishable``), add version N+1 (``all_doc_versions``) with the
        new XML, title, comment and validation status, ``updated_dt`` = the audit time, and the
-       document's blob if it has one. It is publishable only when ``publishable`` and the
-       validation status is ``V``; otherwise it is saved non-publishable and a warning says
-       so, as the CDR does;
+       document's blob if it has one, publishable when ``publishable``;
     8. check the document in: every open check-out of it is closed with the reason and the
        new version number, so nothing is left checked out.
 
-    Schema validation is not run here: ``val_status`` states the status of the XML saved
-    (None keeps the document's current one; ``V`` valid, ``I`` invalid, ``U`` unvalidated,
-    ``M`` malformed).
+    ``schemas`` keeps the compiled schemas between the saves of a run (default: compiled for
+    this save).
     """
     number = normalize_cdr_id(doc_id)
     cdr_id = format_cdr_id(number)
-    if val_status is not None and val_status not in VALIDATION_STATUSES:
-        raise SaveError(f"cannot save {cdr_id}: validation status {val_status!r} is not V/I/U/M")
     try:
         root = parse_xml(xml, name=cdr_id)
     except XmlError as exc:
@@ -392,23 +401,24 @@ def save_document(
         user_id = _user_id(conn, user, cdr_id)
         action_id = _modify_action(conn, cdr_id)
         doc = _stored(conn, number, cdr_id)
+        try:
+            validation = (schemas or SchemaCache()).validate(conn, doc.type_name, root)
+        except SchemaError as exc:
+            raise SaveError(f"cannot save {cdr_id}: {exc}") from exc
+        if not validation.valid:
+            raise InvalidDocumentError(cdr_id, doc.type_name, validation.errors)
         when = _check_out(conn, number, user_id, user, force, reason or comment, now)
         title = _fitted(title, MAX_TITLE) if title is not None else doc.title
-        status = val_status or doc.val_status
-        val_date = doc.val_date if val_status is None else when
+        status = validation.status
+        val_date = when
         comment = _fitted(comment, MAX_COMMENT)
         conn.execute(
             update(all_docs)
             .where(all_docs.c.id == number)
             .values(xml=xml, comment=comment, title=title, val_status=status, val_date=val_date)
         )
-        warnings = []
-        released = publishable and status == "V"
-        if publishable and not released:
-            warnings.append(
-                f"{cdr_id}: validation status {status!r}, not 'V'; "
-                "saved as a non-publishable version"
-            )
+        warnings: list[str] = []
+        released = publishable
         extra = tuple(index_paths)
         reindex(conn, number, root, doc.type_name, extra_paths=extra)
         if released:

@@ -1,4 +1,5 @@
-"""The global change harness: apply one transformation to many CDR documents (spec 03 4).
+"""The global change harness: apply one transformation to many CDR documents
+(docs/behaviour-notes.md#global-change).
 
 For each document, the transformation is applied to the current working copy (CWD), the last
 version and the last publishable version, and the results are saved the way the CDR's
@@ -8,8 +9,7 @@ version and the last publishable version, and the results are saved the way the 
    from the last version, or there is no version) is kept as a new non-publishable version,
    so no one's unversioned work is lost;
 2. ``new pub``: the transformed last publishable version, if it changed, becomes a new
-   publishable version (with the publishable version's validation status, so it stays
-   publishable);
+   publishable version;
 3. ``new ver``: the transformed last version, if it is not the publishable one and changed,
    becomes a new non-publishable version;
 4. ``new cwd``: the transformed CWD, if it differs from what was saved last (or from the CWD),
@@ -17,7 +17,10 @@ version and the last publishable version, and the results are saved the way the 
 
 Two XML strings "differ" when they differ once parsed and serialized again, so quoting and
 spacing inside tags are ignored but text is not. Every save is
-:func:`cdr_dagster.cdr.documents.save_document` with the job's comment as comment and audit reason.
+:func:`cdr_dagster.cdr.documents.save_document` with the job's comment as comment and audit reason,
+so each new version is validated against its document type's schema (validation status ``V``)
+and a change that leaves a version invalid is refused, naming the document and the first error:
+the document is left as it was and reported as failed.
 
 What differs from the legacy harness, on purpose:
 
@@ -64,6 +67,7 @@ from cdr_dagster.cdr.documents import (
     save_document,
 )
 from cdr_dagster.cdr.schema import all_doc_versions, document
+from cdr_dagster.cdr.validation import SchemaCache
 from cdr_dagster.cdr.xml import parse_xml
 
 #: What a transformation gets (document id, XML of one version) and returns (the new XML).
@@ -110,7 +114,6 @@ class Save:
     xml: str
     version: bool
     publishable: bool
-    val_status: str | None
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,6 @@ class WorkingCopy:
     """The current working copy as the harness needs it."""
 
     xml: str
-    val_status: str
 
 
 def plan_document(
@@ -161,16 +163,16 @@ def plan_document(
         assert new_pub is not None
         if differ(last_publishable.xml, new_pub, name):
             pairs.append(Pair("pub", last_publishable.xml, new_pub))
-            saves.append(Save(NEW_PUB, new_pub, True, True, last_publishable.val_status))
+            saves.append(Save(NEW_PUB, new_pub, True, True))
             last_saved = new_pub
     if last is not None and not same and new_last is not None and differ(last.xml, new_last, name):
         pairs.append(Pair("lastv", last.xml, new_last))
-        saves.append(Save(NEW_VER, new_last, True, False, last.val_status))
+        saves.append(Save(NEW_VER, new_last, True, False))
         last_saved = new_last
     if differ(last_saved if last_saved is not None else cwd.xml, new_cwd, name):
-        saves.append(Save(NEW_CWD, new_cwd, False, False, cwd.val_status))
+        saves.append(Save(NEW_CWD, new_cwd, False, False))
     if saves and unversioned:
-        saves.insert(0, Save(OLD_CWD, cwd.xml, True, False, None))
+        saves.insert(0, Save(OLD_CWD, cwd.xml, True, False))
     return Plan(tuple(saves), tuple(pairs))
 
 
@@ -185,10 +187,8 @@ def _last_version(conn: Connection, doc_id: int) -> DocumentVersion | None:
 
 
 def _working_copy(conn: Connection, doc_id: int) -> WorkingCopy | None:
-    row = conn.execute(
-        select(document.c.xml, document.c.val_status).where(document.c.id == doc_id)
-    ).first()
-    return None if row is None else WorkingCopy(row.xml, row.val_status)
+    row = conn.execute(select(document.c.xml).where(document.c.id == doc_id)).first()
+    return None if row is None else WorkingCopy(row.xml)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +344,8 @@ class GlobalChange:
     test_mode: bool = True
     output_folder: Path | None = None
     program: str = "cdr-dagster"
+    #: the schemas each save validates against, compiled once for the run
+    schemas: SchemaCache = field(default_factory=SchemaCache)
 
 
 def output_folder(basedir: Path, started: datetime) -> Path:
@@ -429,8 +431,8 @@ def _change_document(
                 comment=change.comment,
                 version=save.version,
                 publishable=save.publishable,
-                val_status=save.val_status,
                 program=change.program,
+                schemas=change.schemas,
             )
             outcome.saved[save.kind] = saved.version
             outcome.warnings.extend(saved.warnings)

@@ -1,5 +1,5 @@
 """The glossifier terms: phrase -> GlossaryTermName -> language -> dictionaries (legacy
-``glossifier_refresh.Task``, spec 02 section 5).
+``glossifier_refresh.Task``, docs/behaviour-notes.md#glossifier).
 
 The CMS editors' glossifier suggests a glossary link for each phrase it recognises. The map is
 built from the GlossaryTermName documents on cancer.gov (the source XML of the version last

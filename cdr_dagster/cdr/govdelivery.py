@@ -1,13 +1,14 @@
-"""The GovDelivery weekly reports: new and revised PDQ summaries on Cancer.gov (spec 03 §6).
+"""The GovDelivery weekly reports: new and revised PDQ summaries on Cancer.gov
+(docs/behaviour-notes.md#govdelivery-reports).
 
 Two reports (``english``, ``spanish``) list the summaries, and for English the Drug Information
 Summaries, that the last weekly publishing run put on Cancer.gov, so staff can write the
 GovDelivery subscriber bulletins. This module holds what the report is made of:
 
 - :func:`export_window`: the default date range, from the start of the weekly Export behind the
-  second-newest successful push to the start of the Export behind the newest (§6.3);
+  second-newest successful push to the start of the Export behind the newest;
 - :func:`summary_rows`: one table's documents, with the legacy joins on ``query_term_pub``,
-  the first-publication or DateLastModified test and the late-version filter (§6.5);
+  the first-publication or DateLastModified test and the late-version filter;
 - :func:`board_name` and :func:`change_sections`: the Board and Section(s) columns;
 - :func:`govdelivery_report`: the whole report as a :class:`cdr_dagster.reports.Report`.
 
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 #: compared case-insensitively, as on SQL Server).
 PUSH_SUBSET = "Push_Documents_To_Cancer.gov_Export"
 EXPORT_SUBSET = "Export"
-#: Any push of a full or interim export (the late-version check, §6.5 step 3).
+#: Any push of a full or interim export (the late-version check).
 PUSH_PATTERN = "Push%Export"
 REPORTS = ("english", "spanish")
 TITLES = {"english": "New/Changed English Summaries", "spanish": "New/Changed Spanish Summaries"}
@@ -131,7 +132,7 @@ class SummaryTable:
 
     @property
     def caption(self) -> str:
-        """``New Health Professional Summaries (N)`` and the other captions of §6.4."""
+        """``New Health Professional Summaries (N)`` and the other captions of the legacy report."""
         prefix = "New" if self.new else "Revised"
         if self.doc_type == DIS:
             return f"{prefix} Drug Information Summaries"
@@ -204,7 +205,7 @@ def _candidates(
     language: str | None,
     audience: str | None,
 ) -> list[tuple[int, str, str, str | None]]:
-    """(id, title, url, fragment) of the published documents of one slice, by title (§6.5 1-2)."""
+    """(id, title, url, fragment) of the published documents of one slice, by title."""
     d, c = document.alias("d"), pub_proc_cg.alias("c")
     t, u = query_term_pub.alias("t"), query_term_pub.alias("u")
     title_path, url_path = _PATHS[doc_type]
@@ -226,7 +227,7 @@ def _candidates(
         source = source.outerjoin(
             m, and_(m.c.doc_id == d.c.id, iequals(m.c.path, f"/{doc_type}/DateLastModified"))
         )
-        # DateLastModified is text: compared as text, as the legacy query did (§6.5 step 2).
+        # DateLastModified is text: compared as text, as the legacy query did.
         conditions += [
             m.c.value > start.strftime(DATETIME_FORMAT),
             m.c.value <= end.strftime(DATETIME_FORMAT),
@@ -278,7 +279,7 @@ def _highest_pushed_version(conn: Connection, doc_id: int) -> int | None:
 def published_in_window(
     conn: Connection, doc_id: int, start: datetime, end: datetime
 ) -> tuple[bool, str | None]:
-    """Whether a document passes the late-version filter (§6.5 step 3), and why not if not.
+    """Whether a document passes the late-version filter, and why not if not.
 
     A document with a publishable version newer than anything pushed is kept only when the
     pushed version was itself saved strictly between start and end.
@@ -309,7 +310,7 @@ def published_in_window(
 
 
 def board_name(conn: Connection, doc_id: int, language: str) -> str:
-    """The summary's PDQ editorial board without ``PDQ`` and ``Editorial Board`` (§6.5 step 4).
+    """The summary's PDQ editorial board without ``PDQ`` and ``Editorial Board``.
 
     A Spanish summary shows the board of the English summary it translates. Empty if none.
     """
@@ -351,7 +352,7 @@ def _text(element: etree._Element) -> str:
 
 
 def summary_changes(root: etree._Element) -> Changes:
-    """Section(s) cell and editorial status from a summary's XML (§6.5 step 5).
+    """Section(s) cell and editorial status from a summary's XML.
 
     The cell lists each non-empty ``Strong`` inside a ``Para`` of the top-level "Changes to
     summary" sections; without any, each section's text minus its metadata, title and first
@@ -415,7 +416,7 @@ def summary_rows(
     audience: str | None = None,
     log: Callable[[str], None] = lambda _message: None,
 ) -> SummaryTable:
-    """One table of the report (§6.5): its documents after the late-version filter, sorted.
+    """One table of the report: its documents after the late-version filter, sorted.
 
     HP tables get board, changes and (board, lowercase title) order; others keep title order.
     """
@@ -455,7 +456,7 @@ def report_tables(
     end: datetime,
     log: Callable[[str], None] = lambda _message: None,
 ) -> list[SummaryTable]:
-    """The tables of report ``key`` (``english`` or ``spanish``), in report order (§6.4)."""
+    """The tables of report ``key`` (``english`` or ``spanish``), in report order."""
     if key not in REPORTS:
         raise GovDeliveryError(f"unknown report {key!r}; expected one of {', '.join(REPORTS)}")
     language = key.capitalize()
@@ -494,7 +495,7 @@ def govdelivery_report(
     tables: Sequence[SummaryTable],
     today: date,
 ) -> Report:
-    """Report ``key`` in the legacy layout (§6.4): title, export window, report date, tables."""
+    """Report ``key`` in the legacy layout: title, export window, report date, tables."""
     from cdr_dagster.reports import (
         Cell,
         Report,

@@ -1,9 +1,9 @@
 """E-mail addresses of CDR groups (``usr`` joined to ``grp_usr`` and ``grp``).
 
-Two flavours exist in the legacy code and the specs name which one each job uses:
+Two flavours exist in the legacy code; each job uses the one its legacy job used:
 
 - :func:`group_email_addresses`: active users only (``usr.expired IS NULL``), the scheduler's
-  ``Job.get_group_email_addresses``; DESIGN 4 makes it the default;
+  ``Job.get_group_email_addresses``; the default (docs/behaviour-notes.md#group-mail);
 - :func:`group_email_addresses_including_expired`: ``cdr.getEmailList``, used by the
   cdr-publishing scripts, which does not look at ``usr.expired``.
 

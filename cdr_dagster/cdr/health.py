@@ -1,4 +1,5 @@
-"""Health of the production CDR server (legacy ``health_check.Monitor``, spec 01 s. 10).
+"""Health of the production CDR server (legacy ``health_check.Monitor``,
+docs/behaviour-notes.md#production-health).
 
 - :func:`check_cdrping` asks the production ``cdrping.py`` page once. ``CDR OK`` is health;
   anything else it answers (``CDR CORRUPT``, ``CDR UNAVAILABLE``, an error page), an HTTP error,
@@ -23,7 +24,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 LEGACY_PING_URL = "https://cdr.cancer.gov/cgi-bin/cdr/cdrping.py"
 HEALTHY = "CDR OK"
@@ -39,10 +42,23 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 3] + "..."
 
 
+def local_page(url: str) -> Path | None:
+    """The file a ``file://`` address names, else None.
+
+    The health and disk-space checks read such a file as the page, a stand-in for a server
+    on a machine without the CDR servers (the demo seeds them).
+    """
+    if not url.lower().startswith("file:"):
+        return None
+    return Path(unquote(urlsplit(url).path))
+
+
 def describe_error(exc: BaseException, url: str, timeout: float) -> str:
     """A short text for a failed request, the same for every repetition of the same failure."""
     import requests
 
+    if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+        return f"cannot read {url}: {exc.strerror or exc.__class__.__name__}"
     if isinstance(exc, requests.Timeout):
         return f"no answer from {url} within {timeout:g} seconds"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
@@ -62,14 +78,19 @@ def check_cdrping(url: str = LEGACY_PING_URL, timeout: float = 30.0) -> str | No
 
     The body is decoded as UTF-8 and trimmed, as the legacy monitor did. An HTTP error status is
     a problem even when the page says ``CDR OK`` (the legacy ``urlopen`` raised on it too).
+    A ``file://`` address is read as the page (:func:`local_page`).
     """
     import requests
 
     try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        status = response.content.decode("utf-8").strip()
-    except (requests.RequestException, UnicodeDecodeError) as exc:
+        path = local_page(url)
+        if path is not None:
+            status = path.read_bytes().decode("utf-8").strip()
+        else:
+            response = requests.get(url, timeout=timeout)
+            response.raise_for_status()
+            status = response.content.decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:  # requests' errors are OSErrors too
         return describe_error(exc, url, timeout)
     if status == HEALTHY:
         return None

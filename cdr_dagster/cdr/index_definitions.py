@@ -1,15 +1,17 @@
-"""Index definitions (settings and mappings) kept in ``ctl``, with a packaged fallback.
+"""Index definitions (settings and mappings) kept in ``ctl``.
 
 The loads into Elasticsearch read the definition of each index they create from a ``ctl``
-value of the local CDR (``dictionary/glossary``, ``trials/listing-info`` ...); when the row is
-missing, the packaged copy is used and the source says so.
+value of the CDR they read (``dictionary/glossary``, ``dictionary/drugs``,
+``trials/listing-info``, ``trials/trial-type-info``), as the legacy loaders did. There is no
+fallback: a live index is only ever built with the settings the CDR holds, so a missing or
+inactive row is an error naming the group and the name. The demo seeds these rows from its
+own data files (``demo/data/ctl--{group}--{name}.json``); see ``docs/search-loads.md``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -29,15 +31,16 @@ class IndexDefinition:
     source: str
 
 
-def read_index_definition(
-    conn: Connection, group: str, name: str, packaged: Path
-) -> IndexDefinition:
-    """The index definition in ctl ``{group}/{name}``, or the ``packaged`` file without one."""
+def read_index_definition(conn: Connection, group: str, name: str) -> IndexDefinition:
+    """The index definition in ctl ``{group}/{name}``; raises :class:`IndexDefinitionError`
+    naming the row when there is no active one."""
     where = f"ctl {group}/{name}"
     text = control_value(conn, group, name)
-    if text is None:
-        where = f"packaged {packaged.name} (no active {where} row)"
-        text = packaged.read_text(encoding="utf-8")
+    if text is None or not text.strip():
+        raise IndexDefinitionError(
+            f"no index definition: the CDR has no active ctl row with group {group!r} and "
+            f"name {name!r}; the load builds an index only with the definition the CDR holds"
+        )
     try:
         body = json.loads(text)
     except ValueError as exc:

@@ -1,6 +1,7 @@
 """Media documents as published: which versions are on Cancer.gov, their XML and their blobs.
 
-Spec 01 section 9.3. The versions last pushed are the distinct (``pub_proc_cg.id``,
+See docs/behaviour-notes.md#media-check. The versions last pushed are the distinct
+(``pub_proc_cg.id``,
 ``pub_proc_doc.doc_version``) pairs of Media documents in ``pub_proc_cg``, joined to the
 ``pub_proc_doc`` row of the push that put them there. A version's blob comes from
 ``version_blob_usage`` and ``doc_blob``; its export file name (which decides image or audio)

@@ -1,4 +1,5 @@
-"""The PCIB statistics report: counts of documents published or revised in a range (spec 03 §7).
+"""The PCIB statistics report: counts of documents published or revised in a range
+(docs/behaviour-notes.md#pcib-statistics).
 
 Eight sections, always in this order: summaries, glossary (or just its pronunciation audio),
 genetics professionals, NCI drug terms, Drug Information Summaries, new PDQ board members,
@@ -7,7 +8,7 @@ PDQ board meetings and image files. Each ``*_section`` function runs the legacy 
 detail tables. :func:`stats_report` lays them out as a :class:`cdr_dagster.reports.Report`.
 
 Everything is computed per call: the range, the title and every counter (the legacy module
-fixed the range at import and kept class-level counters that grew from run to run, §7.7).
+fixed the range at import and kept class-level counters that grew from run to run).
 
 The legacy range test was ``ISNULL(col, 0) BETWEEN 'start' AND 'end 23:59:59'``; here a value
 is in range when it is on or after the first day and before the day after the last, so a
@@ -171,7 +172,7 @@ def _qt(table: Any, alias: str, doc: Any, path: str, like: bool = False) -> tupl
 
 
 def summary_section(conn: Connection, days: StatsRange) -> Section:
-    """New and revised Summaries by audience and language (§7.4 1)."""
+    """New and revised Summaries by audience and language."""
     audiences = {"health professionals": "HP", "patients": "Pat."}
     languages = {"english": "EN", "spanish": "ES"}
 
@@ -259,7 +260,7 @@ def _genetics_definitions(source: Any, concept_id: Any, status_date: bool) -> tu
 
 
 def glossary_section(conn: Connection, days: StatsRange, audio_only: bool) -> Section:
-    """Dictionary terms, revised definitions, pronunciation audio, genetics terms (§7.4 2)."""
+    """Dictionary terms, revised definitions, pronunciation audio, genetics terms."""
     d, _c, source = _published()
     t, on_t = _qt(query_term, "t", d.c.id, "/Media/MediaTitle")
     p, on_p = _qt(query_term, "p", d.c.id, "/Media/MediaContent/Categories/Category")
@@ -392,7 +393,7 @@ def _new_only(name: str, title: str, docs: Sequence[Listed]) -> Section:
 
 
 def genetics_section(conn: Connection, days: StatsRange) -> Section:
-    """New active Person documents listed in the genetics professionals directory (§7.4 3)."""
+    """New active Person documents listed in the genetics professionals directory."""
     d, _c, source = _published()
     s, on_s = _qt(query_term_pub, "s", d.c.id, "/Person/Status/CurrentStatus")
     i, on_i = _qt(query_term_pub, "i", d.c.id, "/Person/Professional%/Directory/Include", True)
@@ -412,7 +413,7 @@ def genetics_section(conn: Connection, days: StatsRange) -> Section:
 
 
 def drug_section(conn: Connection, days: StatsRange) -> Section:
-    """New NCI drug terms: Term documents of a semantic type named Drug/agent (§7.4 4)."""
+    """New NCI drug terms: Term documents of a semantic type named Drug/agent."""
     d, _c, source = _published()
     n, on_n = _qt(query_term_pub, "n", d.c.id, "/Term/PreferredName")
     s, on_s = _qt(query_term_pub, "s", d.c.id, "/Term/SemanticType/@cdr:ref")
@@ -439,7 +440,7 @@ def _shown(value: object) -> str:
 
 
 def dis_section(conn: Connection, days: StatsRange) -> Section:
-    """Drug Information Summaries first published or last modified in range (§7.4 5)."""
+    """Drug Information Summaries first published or last modified in range."""
     d, _c, source = _published()
     t, on_t = _qt(query_term_pub, "t", d.c.id, "/DrugInformationSummary/Title")
     m, on_m = _qt(query_term_pub, "m", d.c.id, "/DrugInformationSummary/DateLastModified")
@@ -467,7 +468,7 @@ def dis_section(conn: Connection, days: StatsRange) -> Section:
 
 def board_members_section(conn: Connection, days: StatsRange) -> Section:
     """New PDQ board members: invited at most six months before, accepted, term starting in
-    range (§7.4 6)."""
+    range."""
     d = active_doc.alias("d")
     b, on_b = _qt(query_term, "b", d.c.id, f"{_MEMBERSHIP}/BoardName")
     same = []
@@ -498,7 +499,7 @@ def board_members_section(conn: Connection, days: StatsRange) -> Section:
 
 
 def board_meetings_section(conn: Connection, days: StatsRange) -> Section:
-    """PDQ board meetings held in range, on site or by WebEx (§7.4 7)."""
+    """PDQ board meetings held in range, on site or by WebEx."""
     d = active_doc.alias("d")
     n, on_n = _qt(query_term, "n", d.c.id, _ORG_NAME)
     m, on_m = _qt(query_term, "m", d.c.id, _MEETING_DATE)
@@ -526,7 +527,7 @@ def board_meetings_section(conn: Connection, days: StatsRange) -> Section:
 
 
 def image_section(conn: Connection, days: StatsRange) -> Section:
-    """Image Media documents first published, or last pushed, in range (§7.4 8)."""
+    """Image Media documents first published, or last pushed, in range."""
     d, c, source = _published()
     t, on_t = _qt(query_term, "t", d.c.id, "/Media/MediaTitle")
     e, on_e = _qt(query_term, "e", d.c.id, "/Media/PhysicalMedia/ImageData/ImageEncoding")
@@ -585,7 +586,7 @@ def stats_sections(
     return result
 
 
-# --- layout (§7.5) -------------------------------------------------------------------------
+# --- layout -------------------------------------------------------------------------------
 
 CELL_STYLES = {
     "font-family": "Arial",

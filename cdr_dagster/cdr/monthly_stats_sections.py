@@ -1,4 +1,5 @@
-"""The section names of the PCIB statistics report (spec 03 §7), in report order.
+"""The section names of the PCIB statistics report (docs/behaviour-notes.md#pcib-statistics), in
+report order.
 
 A module of its own, without SQLAlchemy, so the job's Config can validate section names when
 the code location loads without importing the data layer (:mod:`cdr_dagster.cdr.monthly_stats`

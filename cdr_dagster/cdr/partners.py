@@ -1,17 +1,19 @@
 """PDQ data partners (Licensee documents): who gets the weekly notice, what it says, expiry.
 
-Spec 04 sections 1 and 2, read straight from the CDR database instead of through the admin
+docs/behaviour-notes.md#partner-notification, read straight from the CDR database instead of through
+the admin
 web scripts:
 
-- :func:`partner_contacts` is ``get-pdq-contacts.py`` (1.2): the partners still open, their
+- :func:`partner_contacts` is ``get-pdq-contacts.py``: the partners still open, their
   contacts to notify, and when each address was last notified;
-- :func:`ftp_partner_names` is ``get-pdq-partners.py`` (1.3) reduced to what the access report
+- :func:`ftp_partner_names` is ``get-pdq-partners.py`` reduced to what the access report
   needs, FTP login -> partner name;
-- :func:`licensee_list` is the query of ``licensee_list.ReportTask`` (6.3);
-- :class:`PartnerNotifier` is ``data_partners.Notify`` (2.5): data notices, warnings to test
-  accounts nearing expiry, expiry notices and the Licensee edit (2.6), the operators' summary.
+- :func:`licensee_list` is the query of ``licensee_list.ReportTask``;
+- :class:`PartnerNotifier` is ``data_partners.Notify``: data notices, warnings to test
+  accounts nearing expiry, expiry notices and the Licensee edit, the operators' summary.
 
-What differs from the legacy job, on purpose (spec 04 2.8 and the issue):
+What differs from the legacy job, on purpose (docs/behaviour-notes.md#partner-notification and the
+issue):
 
 - "today" and the thresholds are computed per run (and injectable), the test recipients are
   looked up per run;
@@ -19,7 +21,13 @@ What differs from the legacy job, on purpose (spec 04 2.8 and the issue):
   is sent, so a resumed run sends nobody the same message twice (warnings and expiry notices
   included, which the legacy job could repeat); the live journal and report continue across
   runs for one export job, a test run starts them afresh unless it re-executes a failed test
-  run;
+  run. The journal is keyed on the lower-cased address, as the legacy notification rows are:
+  a contact whose address was corrected gets the notice at the new address on a re-run, and
+  a second contact with an address already notified for this export is not mailed twice.
+  Every step skipped because the journal holds it is logged with that reason (the Licensee
+  save is keyed on the Licensee document);
+- ``notif_date`` is the database's clock (``CURRENT_TIMESTAMP``, ``GETDATE()`` on SQL Server),
+  as the legacy job wrote it, not the clock of the host running the job;
 - test and live runs keep separate report files (``report`` and ``report-test``); the legacy
   job let a live run inherit a test run's header and lines;
 - the report file is UTF-8 throughout;
@@ -27,7 +35,8 @@ What differs from the legacy job, on purpose (spec 04 2.8 and the issue):
 - a live run on a tier other than PROD sends partner mail to the test recipients but writes
   its notification rows and Licensee saves to that tier's own database, as the legacy did.
 
-No Dagster here (DESIGN 3.1): mail goes out through the ``send`` callable the job gives.
+No Dagster here (docs/architecture.md#layers): mail goes out through the ``send`` callable the job
+gives.
 """
 
 from __future__ import annotations
@@ -65,7 +74,8 @@ STATUS_PATH = "/Licensee/LicenseeInformation/LicenseeStatus"
 NAME_PATH = "/Licensee/LicenseeInformation/LicenseeNameInformation/OfficialName/Name"
 DATES_PATH = "/Licensee/LicenseeInformation/LicenseeStatusDates"
 USERNAME_PATH = "/Licensee/FtpInformation/UserName"
-#: Statuses of accounts that are really closed, or never were partners (spec 04 1.2).
+#: Statuses of accounts that are really closed, or never were partners
+#: (docs/behaviour-notes.md#licensee-documents).
 CLOSED_STATUSES = ("Production-terminated", "Test-expired", "NA-Storefront")
 NOTIFIED_TYPES = ("I", "P", "S")
 TYPE_STRINGS = {"T": "Test Vendor", "A": "Active Vendor", "S": "Special Vendor"}
@@ -94,7 +104,7 @@ def _normalized(text: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Partners and contacts (spec 04 1.2 and 1.3)
+# Partners and contacts (docs/behaviour-notes.md#licensee-documents)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -213,7 +223,8 @@ class ContactList:
 
 
 def partner_contacts(conn: Connection) -> ContactList:
-    """Contacts of the open partners (spec 04 1.2), sorted by (status, lowercase name).
+    """Contacts of the open partners (docs/behaviour-notes.md#licensee-documents), sorted by
+    (status, lowercase name).
 
     A partner is open when its indexed status is not one of :data:`CLOSED_STATUSES`, it has a
     status code, its deactivation date is absent or empty and its status does not say
@@ -266,7 +277,8 @@ def partner_contacts(conn: Connection) -> ContactList:
 
 
 def ftp_partner_names(conn: Connection) -> dict[str, str]:
-    """{FTP login (exact case): partner name} of every Licensee document (spec 04 1.3)."""
+    """{FTP login (exact case): partner name} of every Licensee document
+    (docs/behaviour-notes.md#licensee-documents)."""
     stmt = (
         select(document.c.id, document.c.xml)
         .join(doc_type, doc_type.c.id == document.c.doc_type)
@@ -284,7 +296,7 @@ def ftp_partner_names(conn: Connection) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Licensee list (spec 04 6.3)
+# Licensee list (docs/behaviour-notes.md#partner-list)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -345,7 +357,7 @@ def licensee_list(conn: Connection) -> list[LicenseeRow]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The export job and its change counts (spec 04 2.4)
+# The export job and its change counts (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -438,7 +450,7 @@ def read_changes(path: Path) -> list[ChangeCounts]:
 
 
 def changes_table_html(export: ExportJob, counts: Sequence[ChangeCounts]) -> str:
-    """The stats table of the data notice (spec 04 2.5 step 2)."""
+    """The stats table of the data notice (docs/behaviour-notes.md#partner-notification)."""
     from cdr_dagster.reports import Column, Table, render_html_fragment
 
     year, week = export.year_week
@@ -465,7 +477,7 @@ def _right(value: int):  # noqa: ANN202 - a reports Cell
 
 
 # ---------------------------------------------------------------------------------------------
-# Expiry (spec 04 2.5 step 3 and 2.6)
+# Expiry (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 CURRENT, EXPIRING, EXPIRED = "current", "expiring", "expired"
@@ -510,7 +522,8 @@ class LicenseeEdit:
 
 
 def expire_licensee_xml(xml: str, today: date, name: str = "Licensee") -> LicenseeEdit:
-    """Mark a Licensee document ``Test-expired`` as of ``today`` (spec 04 2.6).
+    """Mark a Licensee document ``Test-expired`` as of ``today``
+    (docs/behaviour-notes.md#partner-notification).
 
     The status becomes ``Test-expired``; ``DateLastModified`` (the root's last child, made if
     missing) becomes today; ``LicenseeStatusDates/TestInactivation`` is made after
@@ -591,7 +604,7 @@ def save_expired_licensee(
 
 
 # ---------------------------------------------------------------------------------------------
-# The notification run (spec 04 2.5)
+# The notification run (docs/behaviour-notes.md#partner-notification)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -657,9 +670,13 @@ class NotifyResult:
 
 
 class _Journal:
-    """Steps already done for this export job and mode: ``pid<TAB>step`` lines, fsynced."""
+    """Steps already done for this export job and mode: ``key<TAB>step`` lines, fsynced.
+
+    The key is a contact's lower-cased address (see :func:`journal_key`).
+    """
 
     def __init__(self, path: Path, fresh: bool) -> None:
+        """Read the journal at ``path``; ``fresh``: delete it first."""
         self.path = path
         if fresh:
             path.unlink(missing_ok=True)
@@ -673,12 +690,24 @@ class _Journal:
     def __contains__(self, item: tuple[str, str]) -> bool:
         return item in self.done
 
-    def add(self, pid: str, step: str) -> None:
+    def add(self, key: str, step: str) -> None:
+        """Record ``step`` as done for ``key``, on disk before returning."""
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(f"{pid}\t{step}\n")
+            handle.write(f"{key}\t{step}\n")
             handle.flush()
             os.fsync(handle.fileno())
-        self.done.add((pid, step))
+        self.done.add((key, step))
+
+
+#: The step whose journal key is the Licensee document rather than the address.
+LICENSEE_STEP = "saved"
+
+
+def journal_key(contact: Contact, step: str) -> str:
+    """What a step is done for: the lower-cased address, or the Licensee for its save."""
+    if step == LICENSEE_STEP:
+        return f"CDR{contact.org_id}"
+    return contact.email.strip().lower()
 
 
 class PartnerNotifier:
@@ -779,7 +808,10 @@ class PartnerNotifier:
         paused = False
         for contact in contacts.contacts:
             if contact.notified is not None and contact.notified >= export.started:
-                self.log.info(f"skipping {contact.display}: notified {contact.notified}")
+                self.log.info(
+                    f"skipping {contact.display}: the address was notified {contact.notified}, "
+                    f"after export job {export.id} started ({export.started})"
+                )
                 result.skipped.append(contact.display)
                 continue
             try:
@@ -821,11 +853,16 @@ class PartnerNotifier:
         result: NotifyResult,
         action_fn: Callable[[], object],
     ) -> None:
-        if (contact.pid, step) in journal:
+        key = journal_key(contact, step)
+        if (key, step) in journal:
+            self.log.info(
+                f"skipping {step!r} for {contact.display}: already done for {key} for export "
+                f"job {result.export.id} ({self.settings.mode} journal)"
+            )
             result.resumed_steps += 1
             return
         action_fn()
-        journal.add(contact.pid, step)
+        journal.add(key, step)
 
     def _contact(
         self,
@@ -876,7 +913,9 @@ class PartnerNotifier:
                 line(f"<li>Disabled test account for {display}</li>"),
             )
             self._step(journal, contact, "expiry", result, sent(notice, disabled))
-            self._step(journal, contact, "saved", result, lambda: self._expire(contact, result))
+            self._step(
+                journal, contact, LICENSEE_STEP, result, lambda: self._expire(contact, result)
+            )
             self._step(journal, contact, "expiry-ops", result, sent(notice, disabled, ops=True))
             result.expired.append(contact.display)
             return
@@ -908,7 +947,8 @@ class PartnerNotifier:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(data_partner_notification).values(
-                    email_addr=contact.email.strip().lower(), notif_date=self.now()
+                    email_addr=contact.email.strip().lower(),
+                    notif_date=func.current_timestamp(),
                 )
             )
 

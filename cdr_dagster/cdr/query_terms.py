@@ -6,7 +6,8 @@ of a link (``@cdr:ref``) and ``node_loc`` the position of the node (4 hex charac
 so rows with equal leading characters come from the same block).
 
 Paths and values compare case-insensitively on purpose: the CDR's SQL Server collation does,
-and the legacy queries rely on it (DESIGN 4). Pass ``published=True`` to read ``query_term_pub``.
+and the legacy queries rely on it (docs/behaviour-notes.md#case-insensitive-strings). Pass
+``published=True`` to read ``query_term_pub``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ Three operations per queue, each taking a SQLAlchemy ``Connection`` (no Dagster 
   operator writes at the same moment is never overwritten.
 
 Status names are exactly those of the CDR's code: ``cdrbatch.py`` (``ST_*``) for batch jobs,
-``cdrpub.py`` and ``cdrapi/publishing.py`` for publishing jobs (spec 01 sections 6 and 7). The
+``cdrpub.py`` and ``cdrapi/publishing.py`` for publishing jobs
+(docs/behaviour-notes.md#batch-job-queue, #publishing-queue). The
 CDR's SQL Server compares them case-insensitively, so the queries here do too. Times come from
 the database (``CURRENT_TIMESTAMP``, which is ``GETDATE()`` on SQL Server), as in the legacy code.
 

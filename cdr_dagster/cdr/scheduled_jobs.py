@@ -1,4 +1,5 @@
-"""The CDR admin's "Run Job Now" requests in the legacy ``scheduled_job`` table (spec 01 s. 1-3).
+"""The CDR admin's "Run Job Now" requests in the legacy ``scheduled_job`` table
+(docs/behaviour-notes.md#scheduled-job-table).
 
 A row with no schedule and ``enabled`` set (kind 4) is a one-off request: the admin page's
 "Run Job Now" button inserts a copy of the form with ``enabled=1`` and ``schedule`` NULL, and the
@@ -7,8 +8,9 @@ legacy controller ran it once and deleted the row. "No schedule" is the legacy c
 such as ``{}`` (what the admin page stores when no schedule field was filled in).
 
 This module reads those requests with one cheap query and deletes a request once its run is
-recorded. Scheduled rows (kinds 1 and 2) and stored settings (kind 3) are never touched: the
-schedules themselves live in ``schedules.yaml`` now. No Dagster here.
+recorded. It also reads the scheduled rows (kinds 1 and 2, a schedule holding cron fields) for
+the admin-page sensor, which follows their ``enabled`` flag (``docs/admin-page.md``). No row
+other than a run-now request is ever changed or deleted. No Dagster here.
 """
 
 from __future__ import annotations
@@ -109,3 +111,59 @@ def delete_run_now_request(conn: Connection, request_id: str) -> bool:
         scheduled_job.c.id == uuid.UUID(request_id), scheduled_job.c.enabled == true()
     )
     return conn.execute(stmt).rowcount == 1
+
+
+@dataclass(frozen=True)
+class ScheduledRow:
+    """One ``scheduled_job`` row with a schedule (cron fields), enabled or not, as stored."""
+
+    id: str
+    name: str
+    enabled: bool
+    job_class: str
+    opts: str
+    schedule: str
+
+    def parsed_opts(self) -> dict[str, Any]:
+        """The options as a JSON object (``ValueError`` when they are not one)."""
+        return RunNowRequest(self.id, self.name, self.job_class, self.opts, None).parsed_opts()
+
+    def parsed_schedule(self) -> dict[str, Any]:
+        """The APScheduler cron fields as a JSON object (``ValueError`` when not one)."""
+        try:
+            value = json.loads(self.schedule)
+        except ValueError as exc:
+            raise ValueError(f"schedule {self.schedule!r} is not JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"schedule {self.schedule!r} is not an object of cron fields")
+        return value
+
+
+def scheduled_rows(conn: Connection) -> list[ScheduledRow]:
+    """Every row whose schedule holds a cron field (it contains a colon), by name.
+
+    One query on a small table (a few dozen rows).
+    """
+    stmt = (
+        select(
+            scheduled_job.c.id,
+            scheduled_job.c.name,
+            scheduled_job.c.enabled,
+            scheduled_job.c.job_class,
+            scheduled_job.c.opts,
+            scheduled_job.c.schedule,
+        )
+        .where(scheduled_job.c.schedule.contains(":"))
+        .order_by(scheduled_job.c.name, scheduled_job.c.id)
+    )
+    return [
+        ScheduledRow(
+            id=str(row.id),
+            name=row.name,
+            enabled=bool(row.enabled),
+            job_class=row.job_class,
+            opts=row.opts,
+            schedule=row.schedule,
+        )
+        for row in conn.execute(stmt)
+    ]

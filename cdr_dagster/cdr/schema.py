@@ -15,7 +15,8 @@ Deliberate differences from tables.sql:
 
 - ``ctl.val`` is declared ``NVARCHAR(255)`` there, but the values the jobs read (index mappings, the
   sitemap CSV, partner mail templates) are far longer, so the production column must be wider;
-  we declare it ``UnicodeText`` so nothing we create truncates them (spec 02 0.3, spec 04 0.3).
+  we declare it ``UnicodeText`` so nothing we create truncates them
+  (docs/behaviour-notes.md#long-text-columns).
 - Foreign keys are kept only between a table and the sub-rows it owns (group membership, job
   parameters, trial ids and sponsors, blob usage). References across families (to ``all_docs``,
   ``usr``, ``doc_type``, ``action``, ``pub_proc`` from the cancer.gov tables) are left out so a test
@@ -88,8 +89,8 @@ def _key(name: str) -> Column:
 
 
 # ---------------------------------------------------------------------------------------------
-# Users, groups and actions: every e-mail group lookup (all specs), translation reports (04),
-# audit trail joins (03).
+# Users, groups and actions: every e-mail group lookup (every job), translation reports,
+# audit trail joins (GovDelivery, statistics).
 # ---------------------------------------------------------------------------------------------
 
 usr = Table(

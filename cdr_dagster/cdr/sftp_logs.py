@@ -1,6 +1,7 @@
 """The PDQ s/FTP server's access logs: parsing, the normalized cumulative log, what it tells.
 
-The s/FTP server (OpenSSH's sftp subsystem) logs through syslog (spec 04 3.2): an optional
+The s/FTP server (OpenSSH's sftp subsystem) logs through syslog
+(docs/behaviour-notes.md#sftp-log-format): an optional
 4-digit year, ``Mon DD HH:MM:SS host sshd[PID]: message``. Two kinds of line matter:
 
 - *session opened*: ``... sshd[PID]: session opened for local user LOGIN from [ADDRESS]``;
@@ -11,17 +12,21 @@ one of the two markers that cannot be read (unknown month, impossible date, no P
 or path) is *malformed*: it is reported with its file and line number and skipped, never
 fatal.
 
-The normalized cumulative log (``cumulative.log``, spec 04 3.3) holds only the wanted lines,
+The normalized cumulative log (``cumulative.log``, docs/behaviour-notes.md#sftp-log-format) holds
+only the wanted lines,
 as ``YYYY-MM-DD HH:MM:SS host sshd[PID]: message``, appended in log order and de-duplicated
 by exact text. :func:`top_up_cumulative_log` is the legacy ``sftp_logs.Refresh`` step 3;
-:func:`last_accesses` replaces the ``last-pdq-data-partner-accesses.py`` CGI (spec 04 1.4);
-:func:`month_requests` is the parse of ``pdq_access_log.Report`` (spec 04 5.4), read from
-the normalized log instead of one monthly raw file.
+:func:`last_accesses` replaces the ``last-pdq-data-partner-accesses.py`` CGI
+(docs/behaviour-notes.md#last-accesses);
+:func:`month_requests` is the parse of ``pdq_access_log.Report``, read from the month's own
+raw logs (:func:`month_logs`) as the legacy read them, so every line counts (the cumulative
+log's de-duplication is its own rule) and any month whose raw logs exist can be rebuilt.
 
 Choices that differ from the legacy code, on purpose:
 
 - a leading year token, when present, is the line's year; only year-less (older) lines get
-  the legacy guess from the twelve months ending with the current one;
+  the legacy guess from the twelve months ending with the current one (for a rotated monthly
+  log read by the access report, the twelve months ending with its rotation);
 - a path with spaces is kept whole (the legacy code cut it at the first space);
 - text is UTF-8 everywhere; undecodable bytes become U+FFFD instead of stopping the run;
 - a partial last line (a run killed while appending) is cut off before new lines go in.
@@ -31,7 +36,7 @@ comprehension keeps the wanted lines and puts their cached ISO dates in place, a
 distinct line shapes (digits made 9) are checked by one regular expression, so a line nobody
 wants costs a substring test or two and a well-formed wanted line a dictionary lookup and a
 concatenation; memory stays flat whatever the size of the log (see
-``benchmarks/log_parsing.py``). No Dagster here (DESIGN 3.1).
+``benchmarks/log_parsing.py``). No Dagster here (docs/architecture.md#layers).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-#: The file names in the s/FTP server's log folder (spec 04 3.1).
+#: The file names in the s/FTP server's log folder (docs/behaviour-notes.md#sftp-log-format).
 CURRENT_LOG = "pdq.log"
 MONTHLY_LOG_PATTERN = re.compile(r"^pdq\.log-(\d{8})\.gz$")
 CUMULATIVE_LOG = "cumulative.log"
@@ -466,7 +471,7 @@ def _normalized_blocks(
 def normalize_raw_log(stream: BinaryIO, source: str, today: date) -> Iterator[str | MalformedLine]:
     """The normalized text of every wanted line of a raw s/FTP log, in file order, and a
     :class:`MalformedLine` (naming ``source`` and the line number) for each one that cannot
-    be read. ``today`` dates the lines without a year (spec 04 3.3)."""
+    be read. ``today`` dates the lines without a year (docs/behaviour-notes.md#sftp-log-format)."""
     for items in _normalized_blocks(stream, source, today):
         yield from items
 
@@ -506,7 +511,7 @@ def iter_normalized(path: Path) -> Iterator[LogEvent | MalformedLine]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The cumulative log (sftp_logs.Refresh, spec 04 4.2 step 3)
+# The cumulative log (sftp_logs.Refresh, docs/behaviour-notes.md#sftp-log-refresh)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -572,7 +577,8 @@ def top_up_cumulative_log(folder: Path, today: date, cumulative: Path | None = N
     """Append the new wanted lines of the latest monthly log, then of ``pdq.log``.
 
     A line is new when its normalized text is not among the cumulative lines dated after
-    :func:`three_months_before` ``today`` (spec 04 4.2: older duplicates are an accepted
+    :func:`three_months_before` ``today`` (docs/behaviour-notes.md#sftp-log-refresh: older
+    duplicates are an accepted
     limitation) nor among the lines added before it in this run. Missing ``cumulative.log``,
     monthly log or ``pdq.log`` raise ``FileNotFoundError``; malformed lines are counted and
     skipped.
@@ -632,7 +638,8 @@ class LastAccess:
 
 
 def last_accesses(events: Iterable[LogEvent | MalformedLine]) -> dict[str, LastAccess]:
-    """{lowercased login: latest open} (spec 04 1.4): each open is credited to the login of
+    """{lowercased login: latest open} (docs/behaviour-notes.md#last-accesses): each open is
+    credited to the login of
     the latest session line with its PID; opens of unknown sessions are not credited."""
     sessions: dict[str, str] = {}
     latest: dict[str, LastAccess] = {}
@@ -696,7 +703,8 @@ def month_requests(
     partners: Mapping[str, str],
     non_partners: set[str],
 ) -> MonthRequests:
-    """The retrievals dated in the month starting ``month_start`` (spec 04 5.4 step 1).
+    """The retrievals dated in the month starting ``month_start``
+    (docs/behaviour-notes.md#pdq-access-report).
 
     Sessions of any date map PIDs to logins (a later session with the same PID wins). The
     path loses its quotes and every ``/pdq/full/``; the partner name comes from ``partners``
@@ -741,6 +749,80 @@ def non_partner_logins(value: str | None) -> set[str]:
     return set((value or "").split(","))
 
 
+def log_stamp(path: Path) -> date:
+    """The rotation date in a ``pdq.log-YYYYMMDD.gz`` name."""
+    matched = MONTHLY_LOG_PATTERN.match(path.name)
+    if matched is None:
+        raise ValueError(f"{path.name!r} is not a pdq.log-YYYYMMDD.gz name")
+    stamp = matched.group(1)
+    return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:]))
+
+
+@dataclass(frozen=True)
+class MonthLogs:
+    """The raw logs that hold one month's lines, in log order.
+
+    ``rotated_past_end``: rotated logs cover the whole month without a gap, so every line of
+    the month is in a log that no longer grows. ``current_continues``: the current
+    ``pdq.log`` is read and carries on where the rotated logs read stop (or none exists), so
+    the month is complete once the current log reaches past its end.
+    """
+
+    paths: tuple[Path, ...]
+    rotated_past_end: bool
+    current_continues: bool = False
+
+    def expected_name(self, following: date) -> str:
+        """The monthly log that closes the month (for messages)."""
+        return f"pdq.log-{following:%Y%m%d}.gz"
+
+
+def month_logs(folder: Path, first: date, following: date) -> MonthLogs:
+    """The raw logs of the month ``[first, following)`` in ``folder``, oldest first.
+
+    The server rotates ``pdq.log`` monthly, so a log stamped S holds (about) the month before
+    S: the logs read are those stamped from the month's first day to a month after its end.
+    They cover the month when, taken in order, each starts (a month before its stamp) where
+    the one before it stopped. While no rotated log reaches the month's end, the current
+    ``pdq.log`` holds the rest and is read too.
+    """
+    from cdr_dagster.cdr.dis_links import shift_months
+
+    monthly = sorted(
+        (log_stamp(path), path)
+        for path in (folder.iterdir() if folder.is_dir() else ())
+        if MONTHLY_LOG_PATTERN.match(path.name)
+    )
+    limit = shift_months(following, 1)
+    paths: list[Path] = []
+    covered = first
+    for stamp, path in monthly:
+        if not first <= stamp < limit:
+            continue
+        paths.append(path)
+        if shift_months(stamp, -1) <= covered:
+            covered = max(covered, stamp)
+    if covered >= following:
+        return MonthLogs(tuple(paths), True)
+    current = folder / CURRENT_LOG
+    last_rotation = monthly[-1][0] if monthly else None
+    if not current.is_file() or (last_rotation is not None and last_rotation >= following):
+        return MonthLogs(tuple(paths), False)
+    continues = last_rotation is None or covered >= last_rotation
+    return MonthLogs((*paths, current), False, continues)
+
+
+def scan_month_logs(logs: MonthLogs, today: date) -> Iterator[LogEvent | MalformedLine]:
+    """Every wanted line of ``logs`` in order, each line counted (nothing de-duplicated).
+
+    Lines without a year are dated from a monthly log's rotation date (the log holds the
+    months before it), from ``today`` for the current log.
+    """
+    for path in logs.paths:
+        stamped = log_stamp(path) if MONTHLY_LOG_PATTERN.match(path.name) else today
+        yield from scan_raw_log_file(path, stamped)
+
+
 def month_bounds(month_start: date) -> tuple[date, date]:
     """(first day, first day of the next month)."""
     first = month_start.replace(day=1)
@@ -777,7 +859,8 @@ def partner_activity(month: MonthRequests) -> list[PartnerActivity]:
 def write_access_workbook(
     path: Path, month: MonthRequests, label: str, today: date, partners: Mapping[str, str]
 ) -> Path:
-    """Save the legacy ``PDQPartnerDownloads`` workbook (spec 04 5.4 step 2) to ``path``.
+    """Save the legacy ``PDQPartnerDownloads`` workbook (docs/behaviour-notes.md#pdq-access-report)
+    to ``path``.
 
     Sheet ``Requests`` is the legacy sheet; sheet ``Partners`` adds each login's logins and
     retrievals for the month. Written to a temporary file first, then renamed into place.

@@ -1,4 +1,5 @@
-"""The sitemap of the cancer.gov dictionary pages (legacy ``sitemap.Loader``, spec 02 section 4).
+"""The sitemap of the cancer.gov dictionary pages (legacy ``sitemap.Loader``,
+docs/behaviour-notes.md#dictionary-sitemap).
 
 The CDR keeps, in ctl ``dictionary``/``sitemap-entries``, one line ``CDRID,key,language`` per
 dictionary definition page to list: key ``term`` (cancer terms), ``genetic`` (genetics
@@ -6,7 +7,7 @@ dictionary) or ``drug`` (drug dictionary); language ``English`` or ``Spanish``. 
 the page's URL is built from the document as it was last exported to cancer.gov
 (``pub_proc_cg.xml``): the glossary's ``TermName``/``SpanishTermName``, a drug's
 ``CGovInfo/NCITName`` or else its ``PreferredName``, made a pretty URL by the dictionaries' rule
-(spec 02 section 0.5), or the CDR id when that gives nothing.
+(docs/behaviour-notes.md#pretty-urls), or the CDR id when that gives nothing.
 
 What this module does differently from the legacy job, on purpose:
 

@@ -1,4 +1,5 @@
-"""The file sweeper's Custom rule ``expireMeetingRecordings`` (spec 03 1.9.5).
+"""The file sweeper's Custom rule ``expireMeetingRecordings``
+(docs/behaviour-notes.md#meeting-recordings).
 
 Board meeting recordings are Media documents in the category ``meeting recording``. Once a
 recording was added more than ``Oldest`` days ago, its audio may not be kept: every blob of the

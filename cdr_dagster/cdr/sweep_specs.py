@@ -1,4 +1,5 @@
-"""The file sweeper's configuration document in the CDR (spec 03 1.4).
+"""The file sweeper's configuration document in the CDR
+(docs/behaviour-notes.md#sweep-specifications).
 
 The sweeper reads the latest schema-valid version (``val_status = 'V'``) of the one
 ``SweepSpecifications`` document, whether or not it is publishable; the working copy is not

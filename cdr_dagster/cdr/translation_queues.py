@@ -1,6 +1,6 @@
 """The Spanish translation queues (Glossary, Media, Summary) and their e-mailed reports.
 
-Spec 04 section 7. Two reports read the three queue tables:
+docs/behaviour-notes.md#translation-queue-reports. Two reports read the three queue tables:
 
 - the weekly report for the translation team leads: the jobs of one queue in the state
   ``Ready for Translation`` (:func:`ready_for_translation`, :func:`weekly_report`);
@@ -8,7 +8,7 @@ Spec 04 section 7. Two reports read the three queue tables:
   table per workflow state (:func:`open_jobs`, :func:`assignees`, :func:`assignee_report`).
 
 Every queue has a weekly query here, Summary included: the legacy job had none for summaries,
-so a weekly Summary run always failed (spec 04 7.2).
+so a weekly Summary run always failed (docs/behaviour-notes.md#translation-queue-reports).
 
 Jobs whose document is deleted drop out through the ``document`` view; users are not filtered
 on ``usr.expired`` (a translator who left still owns jobs until they are reassigned). State
@@ -261,7 +261,7 @@ def assignees(jobs: Iterable[QueueJob]) -> list[Assignee]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The reports (spec 04 7.4 and 7.5)
+# The reports (docs/behaviour-notes.md#translation-queue-reports)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -465,7 +465,27 @@ def load_database(
     _control_values(w, files)
     _misc(w, files, users, actions)
     _filters(conn, files)
+    _schemas(conn, files)
     return dict(w.counts)
+
+
+#: The demo's schema documents (``data/schemas``): title -> the document type it is the
+#: schema of (None: included by the others).
+DEMO_SCHEMAS = {
+    "CdrCommonSchema.xml": None,
+    "DrugInformationSummary.xml": "DrugInformationSummary",
+    "Licensee.xml": "Licensee",
+    "Media.xml": "Media",
+}
+
+
+def _schemas(conn: Connection, files: DataFiles) -> None:
+    """The XML schemas document saves validate against, stored as ``schema`` documents."""
+    from cdr_dagster.cdr.validation import install_schema
+
+    for title, type_name in DEMO_SCHEMAS.items():
+        xml = files.path(f"schemas/{title}").read_text(encoding="utf-8")
+        install_schema(conn, title, xml, doc_types=(type_name,) if type_name else (), now=files.now)
 
 
 def _filters(conn: Connection, files: DataFiles) -> None:

@@ -57,6 +57,7 @@ def _xml(expired: date, recent: date) -> str:
     <DrugReferenceLink cdr:xref="https://www.cancer.gov/news-events/cancer-currents-blog/demo-pembrolizumab-adjuvant">Cancer Currents: pembrolizumab after surgery (demo link, recent)</DrugReferenceLink>
   </DrugReference>
   <EnteredBy>mlee</EnteredBy>
+  <EntryDate>{expired.isoformat()}</EntryDate>
 </DrugInformationSummary>"""  # noqa: E501 - document text
 
 

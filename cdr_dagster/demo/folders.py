@@ -28,7 +28,8 @@ from cdr_dagster.demo.datafiles import SCRIPTS_DIR, DataFiles
 from cdr_dagster.demo.documents import DemoDocument
 from cdr_dagster.demo.publishing import PublishingPlan, weekly_changes
 
-#: Where each demo script goes under CDR_BASEDIR (batch_job.command, spec 01 8 script paths).
+#: Where each demo script goes under CDR_BASEDIR (batch_job.command,
+#: docs/behaviour-notes.md#publishing-task script paths).
 SCRIPT_TARGETS = {
     "cdr_demo.py": ("lib/Python/cdr_demo.py", "Publishing/cdr_demo.py"),
     "CdrLongReports.py": ("lib/Python/CdrLongReports.py",),
@@ -42,7 +43,8 @@ SCRIPT_TARGETS = {
     "CheckHotfixRemove.py": ("Publishing/CheckHotfixRemove.py",),
 }
 
-#: The s/FTP server's log folder (spec 04 3.1), relative to the server root.
+#: The s/FTP server's log folder (docs/behaviour-notes.md#sftp-log-format), relative to the server
+#: root.
 SFTP_LOG_DIR = "sftp/sftphome/cdrstaging/logs"
 #: Media the demo leaves out of the Akamai set, so a media check reports them as added.
 MISSING_MEDIA = ("audio/714623.mp3",)
@@ -55,6 +57,10 @@ DAGSTER_YAML = """\
 # The production instance config (PostgreSQL) is dagster.yaml at the top of the repository.
 
 telemetry:
+  enabled: false
+
+# No "Join the community" dialog when the UI opens.
+nux:
   enabled: false
 
 # The run queue: lanes as in production (cdr_dagster/lanes.py): at most eight runs at once,
@@ -88,7 +94,8 @@ run_monitoring:
   start_timeout_seconds: 110
   poll_interval_seconds: 30
 
-# Dequeue every second so a queued batch job becomes a running run within seconds (DESIGN 8b).
+# Dequeue every second so a queued batch job becomes a running run within seconds
+# (docs/behaviour-notes.md#queue-latency).
 # (Only the dequeue interval lives here; the run limits are under `concurrency` above.)
 run_queue:
   dequeue_interval_seconds: 1
@@ -143,7 +150,8 @@ def _install_scripts(base: Path) -> list[str]:
 
 
 def _derived_images(blob: bytes) -> dict[str, bytes] | None:
-    """The full-size, 571 and 750 pixel JPEGs the publishing push makes (spec 01 9.4).
+    """The full-size, 571 and 750 pixel JPEGs the publishing push makes
+    (docs/behaviour-notes.md#media-files).
 
     Pillow is needed to make them byte-identical to what the media check expects; without it
     the demo stores the original bytes, which the check then reports as modified.
@@ -245,7 +253,7 @@ def build_cdr_base(
 
 
 # ---------------------------------------------------------------------------------------------
-# s/FTP logs (spec 04 3)
+# s/FTP logs (docs/behaviour-notes.md#sftp-log-format)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -296,7 +304,8 @@ def sftp_log_lines(files: DataFiles) -> dict[str, list[str]]:
 
 
 def _normalize(line: str, today: date) -> str:
-    """A wanted log line in the normalized form of cumulative.log (spec 04 3.3)."""
+    """A wanted log line in the normalized form of cumulative.log
+    (docs/behaviour-notes.md#sftp-log-format)."""
     tokens = line.split()
     if tokens[0].isdigit():
         tokens = tokens[1:]
@@ -336,7 +345,7 @@ def _mirror_sftp_logs(folder: Path, logs: Mapping[str, list[str]], today: date) 
 
 
 # ---------------------------------------------------------------------------------------------
-# File sweeper area (spec 03 1)
+# File sweeper area (docs/behaviour-notes.md#file-sweeper)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ Under ``DIR`` (default ``.demo``) it builds:
 - ``sftp/``: the s/FTP server stand-in, with the PDQ access logs;
 - ``es-dump/``: NDJSON dumps written by the Elasticsearch local mode;
 - ``sweep/``: files of known ages and sizes for the file sweeper;
+- ``stand-ins/``: the pages the health and disk-space checks read (healthy until edited);
 - ``dagster_home/dagster.yaml``: an embedded SQLite Dagster instance;
 - ``demo.env``: the environment the demo runs with, for ``set -a; . DIR/demo.env``.
 
@@ -44,9 +45,9 @@ from cdr_dagster.demo.folders import (
 )
 from cdr_dagster.demo.publishing import plan_publishing
 from cdr_dagster.demo.reports_data import report_documents
+from cdr_dagster.demo.stand_ins import build_stand_ins, stand_in_environment
 from cdr_dagster.demo.translation_queues import add_translation_queue_examples
 from cdr_dagster.demo.trial_info import write_demo_evs
-from cdr_dagster.settings import TIERS
 
 DATABASE = "cdr.db"
 #: The EVS stand-in: NCI Thesaurus concepts the trial-listing load reads in the demo.
@@ -64,6 +65,7 @@ FOLDERS = {
     "dagster_home": "dagster_home",
     "ctgov": "ctgov",
     "evs": "evs",
+    "stand-ins": "stand-ins",
     **sitemap_glossifier.FOLDERS,
 }
 #: What each folder is for, in the summary.
@@ -76,12 +78,9 @@ FOLDER_ROLES = {
     "dagster_home": "Dagster instance (SQLite)",
     "ctgov": "ClinicalTrials.gov stand-in (canned API v2 pages)",
     "evs": "EVS REST API stand-in (NCI Thesaurus concepts)",
+    "stand-ins": "cdrping.py and df.py stand-ins (edit to break the health checks)",
     **sitemap_glossifier.FOLDER_ROLES,
 }
-
-
-#: A loopback address where nothing listens (the discard port).
-UNREACHABLE = "http://127.0.0.1:9"
 
 
 def demo_environment(root: Path) -> dict[str, str]:
@@ -98,10 +97,7 @@ def demo_environment(root: Path) -> dict[str, str]:
         **sitemap_glossifier.sitemap_glossifier_environment(root, f"sqlite:///{root / DATABASE}"),
         "DAGSTER_HOME": str(root / FOLDERS["dagster_home"]),
         "CDR_AKAMAI_LOCAL_DIR": str(root / "akamai-netstorage"),
-        # The demo reaches no server beyond this machine: the health and disk-space checks
-        # look at a loopback port nothing listens on, so they show their failure mail.
-        "CDR_HEALTH_CHECK_URL": f"{UNREACHABLE}/cgi-bin/cdr/cdrping.py",
-        **{f"CDR_DISK_SPACE_URL_{tier}": f"{UNREACHABLE}/cgi-bin/cdr/df.py" for tier in TIERS},
+        **stand_in_environment(root / FOLDERS["stand-ins"]),
     }
 
 
@@ -193,6 +189,11 @@ def seed_demo(
     root = Path(directory).expanduser().resolve()
     database = root / DATABASE
     if database.exists() and not force:
+        if not (root / MARKER).exists():
+            raise DemoDirectoryError(
+                f"{root} already holds {DATABASE} but was not made by cdr-dagster seed-demo; "
+                "choose another directory or remove it"
+            )
         return _summary(root, _table_counts(f"sqlite:///{database}"), [], seeded=False)
 
     root.mkdir(parents=True, exist_ok=True)
@@ -211,6 +212,7 @@ def seed_demo(
     build_sweep(root / FOLDERS["sweep"], files)
     build_ctgov_pages(root / FOLDERS["ctgov"], files)
     write_demo_evs(root / FOLDERS["evs"] / EVS_FILE)
+    build_stand_ins(root / FOLDERS["stand-ins"])
     sitemap_glossifier.build_sitemap_glossifier_folders(root)
     for key in ("outbox", "es-dump"):
         (root / FOLDERS[key]).mkdir(parents=True, exist_ok=True)

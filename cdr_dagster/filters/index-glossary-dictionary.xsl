@@ -17,7 +17,7 @@
   nci-media.cancer.gov on PROD.
 
   Text is written as text: the html values hold markup such as <a href="..."> as characters,
-  not escaped for HTML (spec 02 section 1.6).
+  not escaped for HTML (docs/behaviour-notes.md#dictionary-documents).
 -->
 <xsl:transform xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0">
 

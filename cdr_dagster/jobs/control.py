@@ -4,9 +4,14 @@ Both talk to the Dagster webserver's GraphQL API (the one public interface that 
 state of schedules and sensors and can reload a code location). Its address is
 ``CDR_DAGSTER_WEBSERVER_URL`` (default ``http://127.0.0.1:3000/graphql``) or the job's
 ``webserver_url`` option; a webserver that cannot be reached is a clear error naming the
-address, never a hang (requests time out after ``timeout_seconds``).
+address, never a hang (requests time out after ``timeout_seconds``). The default is the full
+webserver on loopback, which needs no login; an address behind the login proxy
+(docs/access-control.md) needs an operator's login in ``CDR_DAGSTER_WEBSERVER_USER`` and
+``CDR_DAGSTER_WEBSERVER_PASSWORD``. An address that is not an ``http(s)://…/graphql`` URL, or a
+401 from the proxy, fails with one line naming the address.
 
-``email_schedule_list`` (legacy ``job_list.Reporter``, spec 01 s. 13) mails the schedules and
+``email_schedule_list`` (legacy ``job_list.Reporter``, docs/behaviour-notes.md#schedule-list) mails
+the schedules and
 sensors of this code location with their status and next tick, running ones in order of their
 next tick and stopped ones last, in the layout of the legacy APScheduler listing
 (``    name (trigger: ..., next run at: 2025-07-28 16:00:00 EDT)`` or ``..., paused)``), subject
@@ -16,7 +21,8 @@ JSON export format (what ``cdr-dagster export-schedules`` prints) with ``enabled
 live status of each schedule, so the mail is also a restorable backup, as the legacy README
 recommended.
 
-``reload_scheduler`` (legacy ``stop_scheduler.Stop``, spec 01 s. 12) replaces "stop the service
+``reload_scheduler`` (legacy ``stop_scheduler.Stop``, docs/behaviour-notes.md#reload-scheduler)
+replaces "stop the service
 and let it restart": it asks the webserver to reload this code location
 (``reloadRepositoryLocation``), so an edited ``schedules.yaml`` or new code shows up at once; the
 daemon refreshes its own copy of the code location within about a minute. The run that asks
@@ -30,6 +36,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field
@@ -39,6 +46,8 @@ from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, LOCATION_NAME, TIMEZONE
 
 WEBSERVER_URL_VARIABLE = "CDR_DAGSTER_WEBSERVER_URL"
+WEBSERVER_USER_VARIABLE = "CDR_DAGSTER_WEBSERVER_USER"
+WEBSERVER_PASSWORD_VARIABLE = "CDR_DAGSTER_WEBSERVER_PASSWORD"
 DEFAULT_WEBSERVER_URL = "http://127.0.0.1:3000/graphql"
 #: The repository name Dagster gives the one ``Definitions`` of a code location.
 REPOSITORY_NAME = "__repository__"
@@ -54,14 +63,52 @@ def webserver_url(configured: str | None = None) -> str:
     return configured or os.environ.get(WEBSERVER_URL_VARIABLE, "").strip() or DEFAULT_WEBSERVER_URL
 
 
+def check_webserver_url(url: str) -> str:
+    """``url`` when it is an ``http(s)://host[:port]/…/graphql`` URL; else WebserverError."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.path.rstrip("/").endswith("/graphql")
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise WebserverError(
+            f"webserver address {url!r} ({WEBSERVER_URL_VARIABLE} or the job's webserver_url) "
+            f"is not a GraphQL URL; expected http(s)://host:port/graphql, e.g. "
+            f"{DEFAULT_WEBSERVER_URL}"
+        )
+    return url
+
+
+def webserver_login() -> tuple[str, str] | None:
+    """The operator login for a webserver behind the proxy, from the environment, or None."""
+    user = os.environ.get(WEBSERVER_USER_VARIABLE, "").strip()
+    password = os.environ.get(WEBSERVER_PASSWORD_VARIABLE, "")
+    if not user and not password:
+        return None
+    if not user or not password:
+        missing = WEBSERVER_PASSWORD_VARIABLE if user else WEBSERVER_USER_VARIABLE
+        raise WebserverError(
+            f"{missing} is not set: {WEBSERVER_USER_VARIABLE} and {WEBSERVER_PASSWORD_VARIABLE} "
+            "go together (both for a webserver behind the login proxy, neither on loopback)"
+        )
+    return user, password
+
+
 def graphql(url: str, query: str, variables: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST one GraphQL request to the webserver; its ``data``. Raises :class:`WebserverError`."""
     import requests
 
+    check_webserver_url(url)
+    login = webserver_login()
     hint = f"is dagster-webserver running there? (set {WEBSERVER_URL_VARIABLE} to its /graphql URL)"
     try:
         response = requests.post(
-            url, json={"query": query, "variables": variables}, timeout=timeout
+            url, json={"query": query, "variables": variables}, timeout=timeout, auth=login
         )
     except requests.Timeout:
         raise WebserverError(
@@ -71,6 +118,17 @@ def graphql(url: str, query: str, variables: dict[str, Any], timeout: float) -> 
         raise WebserverError(
             f"cannot reach the Dagster webserver at {url}: {exc.__class__.__name__}; {hint}"
         ) from exc
+    if response.status_code in (401, 403):
+        if login:
+            raise WebserverError(
+                f"{url} answered HTTP {response.status_code}: the login of {login[0]!r} "
+                f"({WEBSERVER_USER_VARIABLE}) was refused"
+            )
+        raise WebserverError(
+            f"{url} answered HTTP {response.status_code}: it asks for a login; use the loopback "
+            f"webserver ({DEFAULT_WEBSERVER_URL}) or set {WEBSERVER_USER_VARIABLE} and "
+            f"{WEBSERVER_PASSWORD_VARIABLE}"
+        )
     try:
         payload = response.json()
     except ValueError:
@@ -136,8 +194,10 @@ def reload_code_location(url: str, location: str, timeout: float) -> dict[str, A
     result = data.get("reloadRepositoryLocation") or {}
     kind = result.get("__typename")
     if kind != "WorkspaceLocationEntry":
+        read_only = " (a read-only webserver cannot reload)" if kind == "UnauthorizedError" else ""
         raise WebserverError(
             f"reloading code location {location!r} failed: {kind}: {result.get('message', '')}"
+            f"{read_only}"
         )
     loaded = result.get("locationOrLoadError") or {}
     if loaded.get("__typename") == "PythonError":

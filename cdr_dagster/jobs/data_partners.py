@@ -1,10 +1,12 @@
 """PDQ data partner chores: the weekly notification and the monthly partner list.
 
-- ``notify_data_partners`` (legacy ``data_partners.Notify``, spec 04 2): tells every open
+- ``notify_data_partners`` (legacy ``data_partners.Notify``,
+  docs/behaviour-notes.md#partner-notification): tells every open
   partner contact that this week's export is on the s/FTP site, warns test accounts nearing
   expiry, expires the ones past it (their Licensee document becomes ``Test-expired``) and mails
   the operators a summary. The work is :class:`cdr_dagster.cdr.partners.PartnerNotifier`.
-- ``data_partner_list_report`` (legacy ``licensee_list.ReportTask``, spec 04 6): the HTML list
+- ``data_partner_list_report`` (legacy ``licensee_list.ReportTask``,
+  docs/behaviour-notes.md#partner-list): the HTML list
   of Production and Test partner accounts, each with its last retrieval from the
   ``sftp_access_log`` asset's cumulative log (the legacy job asked a CGI script hard-wired to
   the DEV host).
@@ -17,6 +19,7 @@ Config follows the legacy options (``cdr_dagster/legacy/catalogue.py``): run con
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
@@ -25,6 +28,7 @@ from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import TIMEZONE
 
 LIST_TITLE = "List of PDQ Content Distribution Partners"
 LIST_SUBJECT = "PDQ Distribution Partner List"
@@ -37,9 +41,10 @@ class NotifyDataPartnersConfig(dg.Config):
     """Options of the partner notification (legacy ``data_partners.Notify``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: test subjects and texts, partner mail to the test recipients, no "
         "database rows and no Licensee saves. live: the real notification (partner mail is "
-        "still redirected to the test recipients on tiers other than PROD)."
+        "still redirected to the test recipients on tiers other than PROD).",
     )
     job: int | None = Field(
         default=None,
@@ -78,7 +83,7 @@ def notify_data_partners_op(
     )
     from cdr_dagster.reports import BulletList, Paragraph, Report, render_markdown
 
-    mailer = email.model_copy(update={"sender": SENDER})
+    mailer = email.from_sender(SENDER)
 
     def send(subject: str, body: str, to: list[str]) -> None:
         mailer.send(subject, body, to=to, html=True, tier_prefix=False)
@@ -87,7 +92,7 @@ def notify_data_partners_op(
         mode=config.mode,
         tier=email.tier.strip().upper(),
         basedir=Path(commands.basedir),
-        today=date.today(),
+        today=datetime.now(ZoneInfo(TIMEZONE)).date(),
         recip=config.recip or None,
         job_id=config.job,
         superlog=config.superlog,
@@ -149,15 +154,16 @@ class DataPartnerListConfig(dg.Config):
     """Options of the partner list (legacy ``licensee_list.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: mail to the Test Publishing Notification group; live: to the "
-        "Licensee Report Notification group."
+        "Licensee Report Notification group.",
     )
     recip: str | None = Field(default=None, description="The one recipient replacing the group.")
     skip_email: bool = Field(default=False, description="Save the report without sending it.")
 
 
 def partner_list_report(rows, accesses, today: date):  # noqa: ANN001, ANN201 - reports types
-    """The partner list as a report model (spec 04 6.4 step 3)."""
+    """The partner list as a report model (docs/behaviour-notes.md#partner-list)."""
     from cdr_dagster.reports import NOWRAP, Column, Report, Table, report_date
 
     active = sum(1 for row in rows if row.active)
@@ -227,7 +233,7 @@ def data_partner_list_report_op(
     accesses = last_accesses(iter_normalized(log))
     with cdr_db.connect() as conn:
         rows = licensee_list(conn)
-    now = datetime.now()
+    now = datetime.now(ZoneInfo(TIMEZONE))  # file stamps in New York time, as other reports
     report = partner_list_report(rows, accesses, now.date())
     page = render_html(report)
     saved = Path(commands.basedir) / "reports" / f"licensees-{now:%Y%m%dT%H%M%S}.html"

@@ -1,14 +1,16 @@
 """Temporary links of Drug Information Summaries: the monthly report and the removal.
 
-- ``report_expiring_links`` (legacy ``expiring_links.ReportTask``, spec 03 5): mails the
+- ``report_expiring_links`` (legacy ``expiring_links.ReportTask``,
+  docs/behaviour-notes.md#expiring-links-report): mails the
   temporary links that the next monthly removal will take, so editors can keep the ones still
   wanted;
-- ``remove_expired_links`` (legacy ``expired_links.LinkRemover``, spec 03 3): takes the
+- ``remove_expired_links`` (legacy ``expired_links.LinkRemover``,
+  docs/behaviour-notes.md#expired-link-removal): takes the
   temporary links posted more than three years ago out of the documents through the global
   change harness (:mod:`cdr_dagster.cdr.global_change`).
 
 Both use one expiry rule (:mod:`cdr_dagster.cdr.dis_links`): a temporary link expires when it
-was posted BEFORE the cutoff. Run config: ``{ops: {report_expiring_links_op: {config: ...}}}``
+was posted ON OR BEFORE the cutoff. Run config: ``{ops: {report_expiring_links_op: {config: ...}}}``
 and ``{ops: {remove_expired_links_op: {config: ...}}}``.
 """
 
@@ -63,7 +65,7 @@ class ReportExpiringLinksConfig(dg.Config):
     )
     cutoff: str | None = Field(
         default=None,
-        description="YYYY-MM-DD: list temporary links posted before this date (default: "
+        description="YYYY-MM-DD: list temporary links posted on or before this date (default: "
         "today minus three years plus one month, what next month's removal will take).",
     )
 
@@ -100,7 +102,7 @@ def report_expiring_links_op(
     cdr_db: CdrDatabaseResource,
     email: EmailResource,
 ) -> None:
-    """Find the links posted before the cutoff, build the report, mail it."""
+    """Find the links posted on or before the cutoff, build the report, mail it."""
     from cdr_dagster.cdr.dis_links import expiring_links, report_cutoff
     from cdr_dagster.reports import render_html, render_markdown
 
@@ -108,9 +110,9 @@ def report_expiring_links_op(
     cutoff = config.cutoff or report_cutoff(today)
     with cdr_db.connect() as conn:
         links = expiring_links(conn, cutoff)
-    context.log.info(f"found {len(links)} expiring links (posted before {cutoff})")
+    context.log.info(f"found {len(links)} expiring links (posted on or before {cutoff})")
     report = expiring_links_report(links, today)
-    mailer = email.model_copy(update={"sender": SENDER})
+    mailer = email.from_sender(SENDER)
     if config.recip:
         sent = mailer.send(SUBJECT, render_html(report), to=[config.recip], html=True)
     else:
@@ -132,11 +134,11 @@ def report_expiring_links_op(
     description=(
         "Monthly e-mail of the temporary links in Drug Information Summaries that the next "
         "monthly remove_expired_links run will take out (legacy expiring_links.ReportTask): "
-        "those posted before today minus three years plus one month, by document, newest "
+        "those posted on or before today minus three years plus one month, by document, newest "
         "first. The 'Expires' column shows the posted date, as the legacy report did. Choices: "
-        "a link expires when posted BEFORE the cutoff, in this report and in the removal alike "
-        "(the legacy report used on-or-before and listed a link posted on the cutoff day that "
-        "the removal never took); test mode mails the Test Publishing Notification group (the "
+        "a link expires when posted ON OR BEFORE the cutoff, as the legacy selected it, in this "
+        "report and in the removal alike (the legacy removal left a link posted on the cutoff "
+        "day in place); test mode mails the Test Publishing Notification group (the "
         "legacy job crashed there without recip)."
     ),
     tags={**lane_tags("chores"), "cdr/family": "links"},
@@ -156,7 +158,7 @@ class RemoveExpiredLinksConfig(dg.Config):
     )
     cutoff: str | None = Field(
         default=None,
-        description="YYYY-MM-DD: remove temporary links posted before this date (default: "
+        description="YYYY-MM-DD: remove temporary links posted on or before this date (default: "
         "today minus three years).",
     )
 
@@ -194,7 +196,7 @@ def removal_report(result, cutoff: str, removed: dict[int, set]):  # noqa: ANN00
     mode = "test" if result.test_mode else "live"
     blocks = [
         Paragraph(
-            f"{mode} run, temporary links posted before {cutoff}; {len(result.documents)} "
+            f"{mode} run, temporary links posted on or before {cutoff}; {len(result.documents)} "
             f"documents examined, {len(result.changed)} changed, {len(result.locked)} checked "
             f"out by others, {len(result.failed)} failed."
         ),
@@ -290,9 +292,9 @@ def remove_expired_links_op(
         "'Removing expired temporary links'. Each changed document gets new versions as the "
         "legacy global change made them: unversioned edits kept as a version first, the last "
         "publishable version re-saved as a new publishable version, the working copy updated. "
-        "Choices: a link is removed when posted BEFORE the cutoff, and only such documents are "
-        "selected (the legacy selected on-or-before and then left a link posted on the cutoff "
-        "day in place, visiting its document every month); all saves of a document are one "
+        "Choices: a link is selected when posted ON OR BEFORE the cutoff, as the legacy "
+        "selected it, and removed by the same rule (the legacy removal left a link posted on "
+        "the cutoff day in place, saving its document unchanged); all saves of a document are one "
         "transaction, so a failed save leaves it untouched and the others still run (the run "
         "then fails, naming it); documents checked out by someone are skipped and listed. "
         "Test mode writes CDR{id}.{cwd,pub,lastv}{old,new}.xml and .diff files under "

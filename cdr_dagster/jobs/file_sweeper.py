@@ -1,6 +1,6 @@
 """``sweep_files``: the nightly file sweeper (legacy ``file_sweeper_task.FileSweeper``).
 
-Spec 03 section 1; the work is in :mod:`cdr_dagster.sweeper`. A run:
+docs/behaviour-notes.md#file-sweeper; the work is in :mod:`cdr_dagster.sweeper`. A run:
 
 1. takes the legacy lock ``CDR_BASEDIR/Log/FileSweeper.lockfile`` (a lock already there is
    fatal and left in place; ``break_lock`` removes one left by a dead run first, but only when
@@ -138,7 +138,7 @@ def _mail(
     """Send one message to ``recipient`` or the error group; log instead of failing."""
     from cdr_dagster.sweeper.report import ERROR_GROUP
 
-    resource = email.model_copy(update={"sender": sender}) if sender else email
+    resource = email.from_sender(sender) if sender else email
     try:
         sent = resource.send(
             subject,

@@ -1,4 +1,5 @@
-"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``, spec 03 §6).
+"""``govdelivery_reports`` (legacy ``gov_delivery_reports.ReportTask``,
+docs/behaviour-notes.md#govdelivery-reports).
 
 Each week, one HTML report per language of the PDQ summaries (and, in English, the Drug
 Information Summaries) that the last weekly publishing run put on Cancer.gov, new or revised,
@@ -13,30 +14,40 @@ import os
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field, field_validator
 
+from cdr_dagster.config_checks import TierOption
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIERS, TIMEZONE
+from cdr_dagster.settings import TIMEZONE
 
 REPORT_KEYS = ("english", "spanish")
+
+
+class GovDeliveryReport(StrEnum):
+    """A report the job builds (an enum, so Dagster's config schema lists the choices)."""
+
+    english = "english"
+    spanish = "spanish"
 
 
 class GovDeliveryReportsConfig(dg.Config):
     """Options of the GovDelivery reports (legacy ``gov_delivery_reports.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="live: mail each report to its GovDelivery EN/ES Docs Notification group; "
-        "test: to the Test Publishing Notification group, and saved as *.test.html."
+        "test: to the Test Publishing Notification group, and saved as *.test.html.",
     )
-    reports: list[str] = Field(
-        default_factory=lambda: list(REPORT_KEYS),
+    reports: list[GovDeliveryReport] = Field(
+        default_factory=lambda: [GovDeliveryReport(key) for key in REPORT_KEYS],
         description="Reports to build, in this order: english and/or spanish.",
     )
     skip_email: bool = Field(default=False, description="Save the reports without mailing them.")
@@ -53,7 +64,7 @@ class GovDeliveryReportsConfig(dg.Config):
     recip: str | None = Field(
         default=None, description="One address that gets every report instead of the group."
     )
-    tier: str | None = Field(
+    tier: TierOption = Field(
         default=None,
         description="Legacy option naming the tier whose database is read. This location "
         "reads its own cdr_db only, so a tier other than its own is refused.",
@@ -62,23 +73,16 @@ class GovDeliveryReportsConfig(dg.Config):
         default=300, description="Seconds any one database query may take before it fails."
     )
 
-    @field_validator("reports")
+    @field_validator("reports", mode="before")
     @classmethod
     def _known_reports(cls, value: list[str]) -> list[str]:
-        keys = [item.strip().lower() for item in value]
+        keys = [str(item).strip().lower() for item in value]
         unknown = [item for item in keys if item not in REPORT_KEYS]
         if unknown:
             raise ValueError(
                 f"unknown report(s) {', '.join(map(repr, unknown))}; expected english, spanish"
             )
         return keys
-
-    @field_validator("tier")
-    @classmethod
-    def _known_tier(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().upper() not in TIERS:
-            raise ValueError(f"tier {value!r} is not one of {', '.join(TIERS)}")
-        return value.strip().upper() if value else None
 
     @field_validator("timeout")
     @classmethod
@@ -152,7 +156,7 @@ def govdelivery_reports_op(
     local_tier = email.tier.strip().upper()
     if config.tier and config.tier != local_tier:
         raise dg.Failure(
-            f"tier {config.tier!r} is not this location's tier {local_tier}: the report reads "
+            f"tier {str(config.tier)!r} is not this location's tier {local_tier}: the report reads "
             f"this location's CDR database; run it on {config.tier} instead"
         )
     try:
@@ -160,7 +164,7 @@ def govdelivery_reports_op(
         end = gd.parse_moment(config.end, "end") if config.end else None
     except gd.GovDeliveryError as exc:
         raise dg.Failure(str(exc)) from exc
-    mailer = email.model_copy(update={"sender": gd.SENDER})
+    mailer = email.from_sender(gd.SENDER)
     folder = Path(commands.basedir) / "reports"
     metadata: dict[str, dg.RawMetadataValue] = {}
     failed: list[str] = []
@@ -204,7 +208,7 @@ def govdelivery_reports_op(
                         continue
                 context.log.info(f"sent {sent.subject} to {', '.join(sent.recipients)}")
                 metadata[f"{key}_recipients"] = dg.MetadataValue.json(list(sent.recipients))
-            except Exception as exc:  # noqa: BLE001 - each report runs on its own (§6.6)
+            except Exception as exc:  # noqa: BLE001 - each report runs on its own
                 context.log.exception(f"{key} report: {exc}")
                 failed.append(f"{key}: {exc}")
     metadata["range"] = f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S}"

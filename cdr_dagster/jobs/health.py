@@ -1,6 +1,7 @@
 """Health chores: ``notify_production_health`` and ``check_disk_space``.
 
-``notify_production_health`` (legacy ``health_check.Monitor``, spec 01 s. 10) mails the problems
+``notify_production_health`` (legacy ``health_check.Monitor``,
+docs/behaviour-notes.md#production-health) mails the problems
 ``production_health_sensor`` (``cdr_dagster/control_sensors.py``) counted while checking the
 production ``cdrping.py`` page: subject ``*** CDR PRODUCTION SERVER FAILURES ***``, one line
 ``{problem} ({count})`` per problem, to ``recips`` or the Developers Notification group. The
@@ -8,7 +9,8 @@ sensor decides when a notification is due and puts the problems in the run confi
 hand (or by the admin's "Run Job Now") without problems, the job checks ``cdrping.py`` once
 itself and mails what it finds, so an operator can test the path end to end.
 
-``check_disk_space`` (legacy ``disk_space.Monitor``, spec 01 s. 11) reads each tier's ``df.py``
+``check_disk_space`` (legacy ``disk_space.Monitor``, docs/behaviour-notes.md#disk-space) reads each
+tier's ``df.py``
 page (PROD, STAGE, QA, DEV), records every drive's free space as run metadata and mails
 ``*** WARNING: CDR DISK SPACE CHECK ***`` when a drive is below its threshold (C: 10 GiB and
 D: 100 GiB by default, per drive configurable) or a server cannot be checked. Differences from
@@ -28,7 +30,7 @@ from pydantic import Field
 
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import DEVELOPERS_GROUP
+from cdr_dagster.settings import DEVELOPERS_GROUP, OPERATOR_ADDRESS
 
 #: Environment variable with the production cdrping.py address (default: the legacy one).
 PING_URL_VARIABLE = "CDR_HEALTH_CHECK_URL"
@@ -51,8 +53,10 @@ def send_alert(
 ) -> tuple[str, ...]:
     """Mail ``body`` to ``recips`` or, when empty, the Developers Notification group.
 
-    The subject is used as given (no ``[TIER]`` prefix). Returns the recipients.
+    The subject is used as given (no ``[TIER]`` prefix); the sender is the bare operator
+    address, as the legacy disk and health monitors sent it. Returns the recipients.
     """
+    email = email.from_sender(OPERATOR_ADDRESS)
     if recips:
         sent = email.send(subject, body, to=list(recips), tier_prefix=False)
     else:

@@ -1,6 +1,7 @@
 """``check_media``: compare the Akamai media set with the published Media documents.
 
-Legacy ``media.Check`` (spec 01 section 9); the work is in :mod:`cdr_dagster.media`. The run
+Legacy ``media.Check`` (docs/behaviour-notes.md#media-check); the work is in
+:mod:`cdr_dagster.media`. The run
 locks ``BASEDIR/akamai/media`` by renaming it to ``media.locked`` (the lock the publishing push
 takes too; the op also joins the Dagster concurrency pool ``akamai_media``, which the push's op
 should join), compares the files the last-pushed Media versions should produce with the

@@ -1,4 +1,5 @@
-"""``monthly_stats_report`` (legacy ``pcib_stats.ReportTask``, spec 03 §7), one partition a month.
+"""``monthly_stats_report`` (legacy ``pcib_stats.ReportTask``,
+docs/behaviour-notes.md#pcib-statistics), one partition a month.
 
 The monthly management report of how many documents were published or revised: summaries,
 dictionary terms and definitions, pronunciation audio, genetics professionals, drug terms,
@@ -50,8 +51,9 @@ class MonthlyStatsConfig(dg.Config):
     """Options of the statistics report (legacy ``pcib_stats.ReportTask``)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="live: mail to the ICRDB Statistics Notification group; test: to the Test "
-        "Publishing Notification group, and saved as *.test.html."
+        "Publishing Notification group, and saved as *.test.html.",
     )
     recips: list[str] = Field(
         default_factory=list, description="Addresses that get the report instead of the group."
@@ -181,7 +183,7 @@ def monthly_stats_report_op(
         "report": dg.MetadataValue.md(render_markdown(report)),
     }
     if config.email:
-        mailer = email.model_copy(update={"sender": ms.SENDER})
+        mailer = email.from_sender(ms.SENDER)
         if config.recips:
             sent = mailer.send(title, page, to=config.recips, html=True)
         else:

@@ -1,6 +1,7 @@
 """``weekly_publishing`` and ``nightly_publishing``: the scheduled CDR publishing events.
 
-Legacy ``publishing_task.PublishingTask`` (spec 01 s. 8). Each legacy step is its own op, so the
+Legacy ``publishing_task.PublishingTask`` (docs/behaviour-notes.md#publishing-task). Each legacy
+step is its own op, so the
 run shows which one failed; the steps run the cdr-publishing scripts under
 ``CDR_BASEDIR/Publishing`` in the legacy order and with the legacy arguments:
 
@@ -80,7 +81,11 @@ class PublishingTaskConfig(dg.Config):
     """Options of a publishing task (legacy ``publishing_task.PublishingTask``)."""
 
     mode: Literal["test", "live"] = Field(
-        description="Passed to the publishing scripts as --test or --live."
+        default="test",
+        description=(
+            "Passed to the publishing scripts as --test or --live. The default, test, makes a "
+            "launch from the Launchpad a test run; the schedules say live."
+        ),
     )
     job_id: int | None = Field(
         default=None,

@@ -1,5 +1,5 @@
 """``translation_queue_reports``: the Spanish translation queue reports (legacy
-``translation_jobs.ReportTask``, spec 04 section 7).
+``translation_jobs.ReportTask``, docs/behaviour-notes.md#translation-queue-reports).
 
 One run reports on one queue (``doctype``: Summary, Media or Glossary), as each legacy row did:
 
@@ -33,9 +33,10 @@ class TranslationQueueReportsConfig(dg.Config):
     """Options of the translation queue reports (legacy mode, doctype, schedule, recip)."""
 
     mode: Literal["test", "live"] = Field(
+        default="test",
         description="test: every report goes to the Test Translation Queue Recips group; "
         "live: the weekly report to the Spanish Translation Leads group, each nightly report "
-        "to its translator."
+        "to its translator.",
     )
     doctype: Literal["Summary", "Media", "Glossary"] = Field(
         default="Summary", description="The translation queue to report on."

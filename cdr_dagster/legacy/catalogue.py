@@ -1,13 +1,15 @@
 """Catalogue of legacy job classes: Dagster target, run-config path and typed options.
 
-DESIGN section 6a is binding for the names. For each legacy ``job_class`` the catalogue says
+The names are those of docs/architecture.md#legacy-jobs. For each legacy ``job_class`` the catalogue
+says
 which Dagster job runs it, where its options go in the run config, and, for each option the
-legacy class accepted (its ``SUPPORTED_PARAMETERS``, specs 01-04), the Config field it became,
+legacy class accepted (its ``SUPPORTED_PARAMETERS``), the Config field it became,
 that field's type and the legacy meaning.
 
 The convention (the job families built later must follow it):
 
-1. A legacy class maps to the Dagster name of DESIGN 6a. For an op-based job that name is the
+1. A legacy class maps to its Dagster name (docs/architecture.md). For an op-based job that name is
+the
    job (``sweep_files``); its Config is taken by the op node ``<job>_op`` (``sweep_files_op``),
    so the run config is ``{"ops": {"sweep_files_op": {"config": {<fields>}}}}``. Dagster does
    not allow an op named exactly like its job (op and graph names share one namespace in a
@@ -111,7 +113,8 @@ class LegacyOption:
     kind: Kind
     meaning: str
     choices: tuple[str, ...] = ()
-    fallback: str | None = None  # choice: the value any other legacy value meant (None: refused)
+    # choice or int: the value any other legacy value meant, with a warning (None: refused)
+    fallback: str | None = None
     split: Split | None = None
     default: Any = None
     note: str | None = None  # printed whenever the option is imported: a legacy surprise
@@ -141,6 +144,10 @@ class JobClass:
     options: tuple[LegacyOption, ...] | None  # None: any option (test.Stub)
     asset: bool = False
     sensor: str | None = None
+    # A sensor-backed class: the legacy row's APScheduler fields and the tiers on which the
+    # sensor is RUNNING by default (what export-schedules writes back for a rollback).
+    legacy_schedule: Mapping[str, str] = field(default_factory=dict)
+    sensor_tiers: tuple[str, ...] = ()
     selector: str | None = None
     targets: Mapping[str, str] = field(default_factory=dict)
     default_class: str | None = None
@@ -152,7 +159,7 @@ class JobClass:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The DESIGN 6a names (jobs, or assets) this class can map to."""
+        """The Dagster names (jobs, or assets) this class can map to."""
         return tuple(self.targets.values()) if self.targets else (self.target,)
 
     @property
@@ -169,7 +176,7 @@ class JobClass:
         return name if self.asset else f"{name}_op"
 
     def name_of_job(self, job: str) -> str:
-        """The DESIGN 6a name whose job is ``job`` (KeyError if none)."""
+        """The Dagster name whose job is ``job`` (KeyError if none)."""
         for name in self.names:
             if self.job_of(name) == job:
                 return name
@@ -207,6 +214,8 @@ CATALOGUE: tuple[JobClass, ...] = (
         "sensor",
         (),
         sensor="batch_job_queue_sensor",
+        legacy_schedule={"minute": "*/2"},
+        sensor_tiers=TIERS,
     ),
     JobClass(
         "publishing_queue.Sweeper",
@@ -215,6 +224,8 @@ CATALOGUE: tuple[JobClass, ...] = (
         "sensor",
         (),
         sensor="publishing_queue_sensor",
+        legacy_schedule={"minute": "*/3"},
+        sensor_tiers=TIERS,
     ),
     JobClass(
         "publishing_task.PublishingTask",
@@ -261,7 +272,13 @@ CATALOGUE: tuple[JobClass, ...] = (
         "notify_production_health",
         "sensor",
         (
-            _o("delay", "delay", Kind.INT, "minutes between notifications (default 60)"),
+            _o(
+                "delay",
+                "delay",
+                Kind.INT,
+                "minutes between notifications (default 60)",
+                fallback="60",
+            ),
             _o(
                 "recips",
                 "recips",
@@ -271,6 +288,8 @@ CATALOGUE: tuple[JobClass, ...] = (
             ),
         ),
         sensor="production_health_sensor",
+        legacy_schedule={"minute": "*"},
+        sensor_tiers=("DEV",),
     ),
     JobClass(
         "disk_space.Monitor",
@@ -416,7 +435,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         "schedule",
         (
             _mode("live writes to the repository; anything else is a test run", fallback="test"),
-            _o("cutoff", "cutoff", Kind.DATE, "links posted before this date are removed"),
+            _o("cutoff", "cutoff", Kind.DATE, "links posted on or before this date are removed"),
         ),
     ),
     JobClass(
@@ -427,7 +446,7 @@ CATALOGUE: tuple[JobClass, ...] = (
         (
             _mode("live, or anything else for test", fallback="test"),
             _o("recip", "recip", Kind.EMAIL, "the one recipient replacing all others"),
-            _o("cutoff", "cutoff", Kind.DATE, "report links posted before this date"),
+            _o("cutoff", "cutoff", Kind.DATE, "report links posted on or before this date"),
         ),
     ),
     JobClass(
@@ -636,6 +655,76 @@ def classes_for_job(job: str) -> list[JobClass]:
     return [entry for entry in CATALOGUE if job in entry.jobs]
 
 
+#: Run and definition tags naming what a Dagster job, schedule or sensor replaces.
+LEGACY_CLASS_TAG = "cdr/legacy_class"
+LEGACY_NAME_TAG = "cdr/legacy_name"
+
+#: The names operators know a Dagster job, asset or sensor target by (the ``scheduled_job.name``
+#: of the legacy rows), where they differ from the class title above or one class has several
+#: Dagster names. Keyed by the Dagster name of :attr:`JobClass.names`.
+LEGACY_NAMES: Mapping[str, tuple[str, ...]] = {
+    "run_publishing_job": ("Publishing Queue",),
+    "weekly_publishing": ("Weekly Publishing",),
+    "nightly_publishing": ("Nightly Publishing",),
+    "smoke_test": ("Automated Testing Job",),
+    "glossary_dictionary": ("Glossary Dictionary Loader",),
+    "drug_dictionary": ("Drug Dictionary Loader",),
+    "remove_expired_links": ("Remove Expired Links",),
+    "report_expiring_links": ("Expiring Links Report",),
+    "sweep_files": ("Hoover", "File Sweeper"),
+    "monthly_stats_report": ("PCIB Statistics Report",),
+    "govdelivery_reports": ("Gov Delivery Weekly Reports", "GovDelivery Weekly Reports"),
+}
+
+
+@dataclass(frozen=True)
+class LegacyLabel:
+    """The legacy job class(es) and display name(s) a Dagster job, schedule or sensor replaces."""
+
+    classes: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """``cdr/legacy_class`` and ``cdr/legacy_name`` (several values joined; empty left out)."""
+        tags = {LEGACY_CLASS_TAG: ", ".join(self.classes), LEGACY_NAME_TAG: " / ".join(self.names)}
+        return {key: value for key, value in tags.items() if value}
+
+    @property
+    def prefix(self) -> str:
+        """``Legacy "Nightly Publishing" (publishing_task.PublishingTask).``"""
+        names = " / ".join(f'"{name}"' for name in self.names)
+        classes = f" ({', '.join(self.classes)})" if self.classes else ""
+        return f"Legacy {names}{classes}."
+
+    def describe(self, description: str | None) -> str:
+        """``description`` starting with :attr:`prefix` (unchanged if it already does)."""
+        text = (description or "").strip()
+        if text.startswith(self.prefix):
+            return text
+        return f"{self.prefix} {text}".rstrip()
+
+
+def _label(pairs: Sequence[tuple[JobClass, str]]) -> LegacyLabel | None:
+    if not pairs:
+        return None
+    classes = tuple(dict.fromkeys(entry.legacy_class for entry, _ in pairs))
+    names = tuple(
+        dict.fromkeys(n for entry, name in pairs for n in LEGACY_NAMES.get(name, (entry.title,)))
+    )
+    return LegacyLabel(classes, names)
+
+
+def label_for_job(job: str) -> LegacyLabel | None:
+    """What the Dagster job ``job`` replaces, or None for a job the legacy scheduler lacked."""
+    return _label([(entry, entry.name_of_job(job)) for entry in classes_for_job(job)])
+
+
+def label_for_sensor(sensor: str) -> LegacyLabel | None:
+    """What the sensor ``sensor`` replaces (a queue sweeper, the health monitor), or None."""
+    return _label([(entry, entry.target) for entry in CATALOGUE if entry.sensor == sensor])
+
+
 def run_config_for(node: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """The run config giving ``config`` to ``node`` (empty config: no run config)."""
     if not config:
@@ -728,7 +817,12 @@ def _convert_free_form(job: str, node: str, opts: Mapping[str, Any]) -> Converte
     if options:
         config["options"] = options
     if opts.get("command"):
-        config["command"] = _text(opts["command"])
+        from cdr_dagster.jobs.smoke import check_command
+
+        try:
+            config["command"] = check_command(_text(opts["command"]))
+        except ValueError as exc:
+            raise OptionError(f"option 'command': {exc}") from None
     return Converted(job, node, config, [])
 
 
@@ -759,7 +853,15 @@ def _convert_value(option: LegacyOption, value: Any) -> tuple[Any, list[str]]:
         try:
             return int(text), notes
         except ValueError:
-            raise OptionError(f"{text!r} is not an integer (the legacy job failed on it)") from None
+            if option.fallback is None:
+                raise OptionError(
+                    f"{text!r} is not an integer (the legacy job failed on it)"
+                ) from None
+        notes.append(
+            f"{text!r} is not an integer; the legacy job logged a warning and used "
+            f"{option.fallback}, so it was imported as {option.fallback}"
+        )
+        return int(option.fallback), notes
     if kind is Kind.FLOAT:
         try:
             return float(text), notes

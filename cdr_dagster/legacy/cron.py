@@ -1,7 +1,8 @@
 """APScheduler ``CronTrigger`` fields <-> five-field cron strings, with the same fire times.
 
 The legacy scheduler passed the JSON ``schedule`` of a ``scheduled_job`` row unchanged as keyword
-arguments to an APScheduler 3.x ``CronTrigger`` in America/New_York (spec 01 section 1.1). Dagster
+arguments to an APScheduler 3.x ``CronTrigger`` in America/New_York
+(docs/behaviour-notes.md#schedule-semantics). Dagster
 schedules take a standard five-field cron string (minute, hour, day of month, month, day of week)
 with ``execution_timezone="America/New_York"``. This module translates between the two, exactly
 or not at all:

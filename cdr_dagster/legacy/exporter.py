@@ -1,6 +1,7 @@
 """``cdr-dagster export-schedules``: schedules.yaml printed as the legacy scheduler's JSON export.
 
-The output has the format of the CDR admin Scheduler page's JSON export (spec 01 section 3), a
+The output has the format of the CDR admin Scheduler page's JSON export
+(docs/behaviour-notes.md#schedule-export-format), a
 JSON array indented 2, sorted by name, of ``[name, enabled, job_class, opts, schedule]``, so an
 operator can compare our table with the legacy one, or restore rows into ``scheduled_job``:
 
@@ -11,6 +12,13 @@ operator can compare our table with the legacy one, or restore rows into ``sched
 - ``opts``: the JSON string of the legacy options carrying the run config's meaning (flags as
   ``"1"``, lists joined the way the legacy job split them);
 - ``schedule``: the JSON string of APScheduler cron fields with the same fire times, or null.
+
+The rows of the classes sensors replaced (batch job queue, publishing queue, health check) are
+exported too, so the export is a complete backup to roll back to the legacy scheduler: the
+catalogue's title as name, enabled when the sensor is RUNNING by default on this tier, the
+legacy schedule (``legacy_schedule`` in the catalogue) and, for the health check, its ``delay``
+and ``recips`` options when ``CDR_HEALTH_CHECK_DELAY_MINUTES`` or ``CDR_HEALTH_CHECK_RECIPS``
+is set. (The sensors themselves ignore the rows; see ``docs/admin-page.md``.)
 
 An entry for a job that only Dagster has (no legacy class ever ran it, such as
 ``purge_run_history``) has nothing to restore: it is left out with a note on stderr. An entry
@@ -24,10 +32,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from cdr_dagster.legacy.catalogue import (
+    CATALOGUE,
     OptionError,
     classes_for_job,
     config_from_run_config,
@@ -63,6 +73,7 @@ def main(
         return 2
     the_tier = parse_tier(tier if tier is not None else os.environ.get("CDR_TIER"))
     rows, problems = export_rows(table, the_tier)
+    rows = sorted([*rows, *sensor_rows(the_tier, os.environ)], key=lambda row: row[0])
     out.write(json.dumps(rows, indent=2) + "\n")
     for entry in dagster_only_entries(table):
         print(
@@ -96,6 +107,34 @@ def export_rows(table: ScheduleTable, tier: str) -> tuple[list[list[Any]], list[
             problems.append(f"{entry.label}: {exc}")
     rows.sort(key=lambda row: row[0])
     return rows, problems
+
+
+def sensor_rows(tier: str, environ: Mapping[str, str]) -> list[list[Any]]:
+    """The legacy rows of the classes that sensors replaced, as the legacy table held them."""
+    from cdr_dagster.control_sensors import DELAY_VARIABLE, RECIPS_VARIABLE, split_recipients
+
+    rows: list[list[Any]] = []
+    for job_class in CATALOGUE:
+        if job_class.trigger != "sensor":
+            continue
+        opts: dict[str, str] = {}
+        if job_class.option("delay") is not None:
+            delay = environ.get(DELAY_VARIABLE, "").strip()
+            if delay:
+                opts["delay"] = delay
+            recips = split_recipients(environ.get(RECIPS_VARIABLE))
+            if recips:
+                opts["recips"] = ", ".join(recips)
+        rows.append(
+            [
+                job_class.title,
+                tier in job_class.sensor_tiers,
+                job_class.legacy_class,
+                json.dumps(opts),
+                json.dumps(dict(job_class.legacy_schedule)),
+            ]
+        )
+    return rows
 
 
 def dagster_only_entries(table: ScheduleTable) -> list[ScheduleEntry]:

@@ -1,6 +1,7 @@
 """``cdr-dagster import-schedules EXPORT.json``: legacy ``scheduled_job`` rows -> schedules.yaml.
 
-The input is the CDR admin Scheduler page's JSON export (spec 01 section 3): a JSON array of
+The input is the CDR admin Scheduler page's JSON export
+(docs/behaviour-notes.md#schedule-export-format): a JSON array of
 ``[name, enabled, job_class, opts, schedule]``, where ``opts`` is the stored JSON string of the
 options and ``schedule`` the stored JSON string of APScheduler cron fields, or null.
 

@@ -1,4 +1,6 @@
-"""The Akamai media check (legacy ``media.Check``), without Dagster. Spec 01 section 9.
+"""The Akamai media check (legacy ``media.Check``), without Dagster.
+
+See docs/behaviour-notes.md#media-check.
 
 - ``expected``: the files a published Media version should produce (``audio/{id}.mp3`` from
   the blob; ``images/{id}.jpg`` and the 571 and 750 pixel widths made with Pillow at the

@@ -1,4 +1,5 @@
-"""The media check itself (spec 01 9.5): compare, optionally fix, optionally rsync, unlock.
+"""The media check itself (docs/behaviour-notes.md#media-check): compare, optionally fix, optionally
+rsync, unlock.
 
 1. Lock (rename ``media`` to ``media.locked``) unless ``nolock`` without ``fix``; with ``fix``,
    clone ``media.locked`` to ``media-{STAMP}`` (STAMP per run) and work in the clone.
@@ -42,7 +43,7 @@ IGNORED_RSYNC = "Ignoring rsync request for mismatched files"
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """The legacy options, typed (spec 01 9.1)."""
+    """The legacy options, typed (docs/behaviour-notes.md#media-check)."""
 
     fix: bool = False
     nolock: bool = False

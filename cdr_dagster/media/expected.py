@@ -1,4 +1,5 @@
-"""The files a published Media version should produce (spec 01 9.4; cdr-lib ``Media.get_files``).
+"""The files a published Media version should produce (docs/behaviour-notes.md#media-files; cdr-lib
+``Media.get_files``).
 
 - sound (export suffix ``mp3``): ``audio/{id}.mp3`` with the blob's bytes;
 - anything else is taken as an image: opened with Pillow, palette images converted to RGB,

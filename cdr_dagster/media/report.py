@@ -1,4 +1,5 @@
-"""The media check's report mail, as the legacy sent it (spec 01 9.6).
+"""The media check's report mail, as the legacy sent it
+(docs/behaviour-notes.md#media-check-report).
 
 Subject ``Media File Check`` (the e-mail resource adds ``[TIER] ``); an H3 "Media Files
 Check", the report date, one bold red paragraph per error, the bold blue "Ran rsync from

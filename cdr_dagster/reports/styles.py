@@ -1,6 +1,7 @@
 """The legacy CDR Scheduler's report styles, and the helpers that merge and serialise them.
 
-The e-mailed reports of the old scheduler share one look (spec 01 §5, `jobs/base_job.py`):
+The e-mailed reports of the old scheduler share one look (docs/behaviour-notes.md#report-look;
+legacy `jobs/base_job.py`):
 header and data cells get a default inline style that a job can override key by key, and
 tables, captions and headings carry literal style strings. The constants below are those
 defaults, spelt exactly as the legacy code serialised them, so the HTML we send looks the same.

@@ -1,6 +1,6 @@
 """Render a `Report` as plain text: the `text/plain` alternative of an HTML e-mail, or a log.
 
-No spec sends a plain-text *table* (the health, disk-space and job-list mails are plain
+No legacy job sent a plain-text *table* (the health, disk-space and job-list mails are plain
 lines built by their jobs), so this is a convenience: the title underlined with `=`, headings
 with `-`, paragraphs, `- ` bullets, and each table as its caption over fixed-width columns
 separated by two spaces. A link shows as `text <url>`. Nothing is escaped: plain text has

@@ -3,7 +3,7 @@
 Each cancer.gov CMS runs the ``pdq_glossifier`` module, which takes the whole glossary map in
 one ``POST {base}/pdq/api/glossifier/refresh`` (JSON, HTTP basic auth as the ``PDQ`` user, who
 needs the ``pdq_importer`` role) and answers ``{"message": "Stored N glossary terms at ..."}``
-(spec 02 section 5.4).
+(docs/behaviour-notes.md#glossifier).
 
 Which servers: the CDR registers them per tier in ctl rows ``glossary-servers``/alias -> base
 URL (cdr-admin ``glossary-servers.py``); the caller reads those. When a tier has none, the legacy
@@ -15,6 +15,10 @@ Configuration from the environment (:func:`build_cms_resource`): ``CDR_CMS_USER`
 ``cdrpw``), ``CDR_CMS_TIMEOUT`` (seconds to wait for each server to answer; the legacy job
 waited forever), and ``CDR_CMS_LOCAL_DIR``: local mode, each server's payload is written to
 ``{dir}/{alias}.json`` instead of being posted (the demo).
+
+Redirects are followed and any final status under 400 counts as delivered, as the legacy job
+(``requests.post``) did; a 301/302/303 therefore reaches its target as a GET without the
+payload, as it did then, and the result names where the push ended up.
 
 One server failing never stops the others: :meth:`CmsResource.push` returns one
 :class:`PushResult` per server and raises nothing for a server's failure.
@@ -113,18 +117,17 @@ class CmsResource(dg.ConfigurableResource):
                 headers={"Content-Type": "application/json"},
                 auth=(self.username, self.password),
                 timeout=(self.connect_timeout, self.timeout),
-                # A redirect would turn the POST into a GET and lose the payload.
-                allow_redirects=False,
+                allow_redirects=True,
             )
         except requests.Timeout as exc:
             return PushResult(alias, base, False, f"no answer within the time limit: {exc}")
         except requests.RequestException as exc:
             return PushResult(alias, base, False, f"{exc.__class__.__name__}: {exc}")
-        if 200 <= response.status_code < 300:
-            return PushResult(alias, base, True, _message(response), response.status_code)
-        reason = f"{response.status_code} {response.reason}".strip()
-        if 300 <= response.status_code < 400:
-            reason += f" (redirected to {response.headers.get('Location', '?')}; not followed)"
+        moved = f" (redirected to {response.url})" if response.history else ""
+        if response.status_code < 400:
+            detail = _message(response) + moved
+            return PushResult(alias, base, True, detail, response.status_code)
+        reason = f"{response.status_code} {response.reason}".strip() + moved
         return PushResult(alias, base, False, reason, response.status_code)
 
     def _write(self, alias: str, base: str, body: bytes) -> PushResult:

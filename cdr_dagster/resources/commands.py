@@ -1,6 +1,6 @@
 """CDR scripts (batch jobs, publishing steps) run as subprocesses under the CDR base folder.
 
-One runner for every external command, as DESIGN 8a asks:
+One runner for every external command (docs/architecture.md#external-commands):
 
 - the script is named relative to ``basedir`` (``CDR_BASEDIR``); an absolute path, ``..`` or a
   symbolic link that leads outside it is refused, and a missing script is a clear error;
@@ -9,7 +9,16 @@ One runner for every external command, as DESIGN 8a asks:
 - stdout and stderr are merged and streamed line by line into the Dagster log while the script
   runs (UTF-8, undecodable bytes replaced);
 - the exit status is *returned*, not raised: batch jobs record non-zero exits. A timeout, or the
-  run being terminated, kills the whole process group.
+  run being terminated, kills the whole process group;
+- the script gets an explicit environment, never the whole one of the run worker (which holds
+  ``DAGSTER_PG_PASSWORD``, ``CDR_SMTP_PASSWORD`` and other secrets): the variables of
+  :data:`SCRIPT_VARIABLES` that are set, the names the operator allow-listed in
+  ``CDR_SCRIPT_ENV_ALLOW`` (resource field ``env_allow``), the variables a caller passes
+  (``env``), and ``CDR_BASEDIR``, ``PYTHONUNBUFFERED=1``, ``PYTHONIOENCODING=utf-8``. A name
+  that looks like a secret (``PASSWORD``, ``SECRET``, ``TOKEN``, ``KEY``...,
+  :data:`cdr_dagster.settings.SECRET_NAME`) is never passed, even when allow-listed or given
+  in ``env``; asking for one is an error naming it. ``docs/script-environment.md`` lists the
+  variables and what reads them.
 
 Dagster's ``PipesSubprocessClient`` was the model (environment merging, forwarding termination
 to the child); it raises on a non-zero exit and leaves output on the process's stdout, which is
@@ -35,6 +44,56 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from cdr_dagster.settings import SCRIPT_ENV_ALLOW_VARIABLE, SECRET_NAME
+
+#: What every CDR script gets from the run worker's environment, when set (see the module doc).
+SCRIPT_VARIABLES: tuple[str, ...] = (
+    # CDR settings read by the CDR scripts (the demo's scripts read the same ones)
+    "CDR_TIER",
+    "CDR_DB_URL",
+    "CDR_MAIL_OUTBOX",
+    "CDR_SFTP_LOCAL_DIR",
+    "CDR_DEMO_STEP_SECONDS",
+    "CDR_DEMO_POLL_SECONDS",
+    # finding programs and Python
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    # user, locale, time zone and temporary files (POSIX)
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    # Windows: without SYSTEMROOT Python cannot even start its socket and random modules
+    "SYSTEMROOT",
+    "SYSTEMDRIVE",
+    "WINDIR",
+    "COMSPEC",
+    "PATHEXT",
+    "USERPROFILE",
+    "USERNAME",
+    "USERDOMAIN",
+    "HOMEDRIVE",
+    "HOMEPATH",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "PROGRAMDATA",
+    "PROGRAMFILES",
+    "PROGRAMFILES(X86)",
+    "COMMONPROGRAMFILES",
+    "COMPUTERNAME",
+    "NUMBER_OF_PROCESSORS",
+    "PROCESSOR_ARCHITECTURE",
+    "OS",
+)
 _EOF = object()
 #: Seconds to keep reading output after the script ended or was killed.
 _DRAIN_SECONDS = 2.0
@@ -123,8 +182,39 @@ def _kill_tree(process: subprocess.Popen, grace_seconds: float) -> None:
     process.wait()
 
 
+def secret_names(names: Sequence[str]) -> list[str]:
+    """The names in ``names`` that look like secrets (never given to a script)."""
+    return [name for name in names if SECRET_NAME.search(name)]
+
+
+def script_environment(
+    environ: Mapping[str, str], allow: Sequence[str] = (), extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a CDR script: :data:`SCRIPT_VARIABLES` and ``allow`` taken from
+    ``environ`` when set, then ``extra``. Raises ``CommandError`` naming any allowed or extra
+    name that looks like a secret."""
+    refused = secret_names([*allow, *(extra or {})])
+    if refused:
+        raise CommandError(
+            f"{', '.join(map(repr, refused))} look(s) like a secret; CDR scripts never get "
+            f"secrets (check {SCRIPT_ENV_ALLOW_VARIABLE} and the job's env)"
+        )
+    upper = {name.upper(): value for name, value in environ.items()} if os.name == "nt" else {}
+    result: dict[str, str] = {}
+    for name in (*SCRIPT_VARIABLES, *allow):
+        value = environ.get(name, upper.get(name.upper()))
+        if value is not None and not SECRET_NAME.search(name):
+            result[name] = value
+    result.update(extra or {})
+    return result
+
+
 class CommandRunnerResource(dg.ConfigurableResource):
-    """Runs CDR scripts under ``basedir``; output goes to the run log, the exit status back."""
+    """Runs CDR scripts under ``basedir``; output goes to the run log, the exit status back.
+
+    Scripts get an explicit environment (the module doc; ``docs/script-environment.md``):
+    ``SCRIPT_VARIABLES`` plus ``env_allow``, never a variable named like a secret.
+    """
 
     basedir: str = Field(description="The CDR base folder (CDR_BASEDIR); scripts live below it.")
     python: str = Field(
@@ -141,6 +231,13 @@ class CommandRunnerResource(dg.ConfigurableResource):
     )
     tail_lines: int = Field(
         default=50, description="How many of the last output lines the result keeps."
+    )
+    env_allow: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Further environment variables scripts may see (CDR_SCRIPT_ENV_ALLOW); names that "
+            "look like secrets are refused."
+        ),
     )
 
     def _base(self) -> tuple[str, str]:
@@ -203,8 +300,9 @@ class CommandRunnerResource(dg.ConfigurableResource):
         """Run ``script`` with ``args``; stream its output into ``log``; return how it ended.
 
         ``log`` is a logger (``context.log``, a ``logging.Logger``) or an op/asset context;
-        default Dagster's logger. ``env`` adds or overrides environment variables (the child
-        also gets ``CDR_BASEDIR`` and UTF-8, unbuffered Python output). ``cwd`` is a folder under
+        default Dagster's logger. The child's environment is :func:`script_environment` (only
+        the listed and allow-listed variables, never a secret) plus ``env``, ``CDR_BASEDIR``
+        and UTF-8, unbuffered Python output. ``cwd`` is a folder under
         ``basedir`` (default ``basedir``). ``timeout_seconds`` overrides the resource's limit;
         on expiry the process group is killed and the result has ``timed_out=True``.
         A non-zero exit status is returned, not raised; refused paths, a missing script or a
@@ -216,13 +314,8 @@ class CommandRunnerResource(dg.ConfigurableResource):
         workdir = str(self.resolve(cwd)) if cwd is not None else base
         if not os.path.isdir(workdir):
             raise CommandError(f"working folder {os.fspath(cwd or '')!r} is not a folder")
-        child_env = {
-            **os.environ,
-            "CDR_BASEDIR": base,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONIOENCODING": "utf-8",
-            **(env or {}),
-        }
+        fixed = {"CDR_BASEDIR": base, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+        child_env = script_environment(os.environ, self.env_allow, {**fixed, **(env or {})})
         limit = timeout_seconds if timeout_seconds is not None else self.timeout_seconds
         name = Path(command[1] if command[0] == self.python else command[0]).name
         logger.info(f"running {shlex.join(command)} in {workdir}")

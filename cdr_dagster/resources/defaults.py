@@ -26,7 +26,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     cdr_db = CdrDatabaseResource(url=dg.EnvVar("CDR_DB_URL"))
     if settings.mail_outbox is not None:
         email = EmailResource(
-            tier=settings.tier, outbox_dir=str(settings.mail_outbox), cdr_db=cdr_db
+            tier=settings.tier,
+            outbox_dir=str(settings.mail_outbox),
+            sender_override=settings.mail_sender,
+            cdr_db=cdr_db,
         )
     else:
         email = EmailResource(
@@ -36,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             starttls=settings.smtp_starttls,
             username=settings.smtp_user,
             password=dg.EnvVar("CDR_SMTP_PASSWORD") if settings.smtp_user else None,
+            sender_override=settings.mail_sender,
             cdr_db=cdr_db,
         )
     if settings.sftp_local_dir is not None:
@@ -58,7 +62,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             host_key_policy=settings.sftp_host_key_policy,
             **secrets,
         )
-    commands = CommandRunnerResource(basedir=str(settings.basedir), python=settings.python)
+    commands = CommandRunnerResource(
+        basedir=str(settings.basedir),
+        python=settings.python,
+        env_allow=list(settings.script_env_allow),
+    )
     akamai = akamai_resource_from_environment(settings.basedir, settings.tier)
     return {
         "cdr_db": cdr_db,

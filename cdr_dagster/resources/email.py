@@ -1,7 +1,8 @@
 """E-mail as a Dagster resource: the CDR's SMTP relay, or an outbox folder of ``.eml`` files.
 
-The message format keeps the legacy ``cdr.EmailMessage`` contract (spec 01 "Conventions",
-spec 04 §0.2): the ``To`` header is the recipients joined with ``", "``, the body is ``plain`` or
+The message format keeps the legacy ``cdr.EmailMessage`` contract
+(docs/behaviour-notes.md#mail-format): the ``To`` header is the recipients joined with
+``", "``, the body is ``plain`` or
 ``html``, a blank body becomes ``"."``, attachments are base64 with a MIME type guessed from the
 file name and ``Content-Disposition: attachment; filename=...``, and a message with attachments
 is ``multipart/mixed``. Text is UTF-8. Subjects carry the tier (``[DEV] ...``).
@@ -10,6 +11,9 @@ Where the message goes is configuration, not code: with ``outbox_dir`` set (``CD
 each message is written atomically as one ``.eml`` file whose name sorts by time; otherwise it is
 sent through SMTP (``CDR_SMTP_HOST``/``PORT``/``STARTTLS``/``USER``, the password from the
 ``CDR_SMTP_PASSWORD`` variable as a Dagster ``EnvVar``; the CDR relay needs no login).
+
+The From address is each job's legacy sender (:meth:`EmailResource.from_sender`), unless
+``sender_override`` (``CDR_MAIL_SENDER``) names one address for every message.
 
 Recipients are an explicit list or a CDR group (active users' addresses from the CDR database,
 the nested ``cdr_db`` resource). An empty recipient list is an error, never a silent skip.
@@ -103,7 +107,14 @@ class EmailResource(dg.ConfigurableResource):
         description="CDR tier (DEV, QA, STAGE, PROD); subjects are prefixed with '[TIER] '."
     )
     sender: str = Field(
-        default=LEGACY_SENDER, description="From header; the envelope sender is its address."
+        default=LEGACY_SENDER,
+        description="From header (a job sets its own legacy sender); the envelope sender is "
+        "its address.",
+    )
+    sender_override: str | None = Field(
+        default=None,
+        description="When set (CDR_MAIL_SENDER), the From header of every message, replacing "
+        "each job's own sender.",
     )
     smtp_host: str = Field(
         default=DEFAULT_SMTP_HOST, description="SMTP relay host (CDR_SMTP_HOST)."
@@ -130,6 +141,15 @@ class EmailResource(dg.ConfigurableResource):
     cdr_db: CdrDatabaseResource | None = Field(
         default=None, description="The CDR database, needed to send to CDR groups."
     )
+
+    @property
+    def effective_sender(self) -> str:
+        """The From header messages get: the override when one is set, else ``sender``."""
+        return (self.sender_override or "").strip() or self.sender
+
+    def from_sender(self, sender: str) -> EmailResource:
+        """This resource sending from ``sender`` (a job's legacy sender); the override wins."""
+        return self.model_copy(update={"sender": sender})
 
     @property
     def mode(self) -> str:
@@ -197,14 +217,15 @@ class EmailResource(dg.ConfigurableResource):
         ``subject`` is used as given (no tier prefix is added here). A missing attachment file
         raises ``EmailError`` naming it.
         """
-        if not self.sender.strip():
+        sender = self.effective_sender
+        if not sender.strip():
             raise EmailError("the e-mail resource has an empty sender")
         message = EmailMessage()
-        message["From"] = self.sender
+        message["From"] = sender
         message["To"] = ", ".join(recipients)
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=True)
-        domain = parseaddr(self.sender)[1].rpartition("@")[2] or None
+        domain = parseaddr(sender)[1].rpartition("@")[2] or None
         message["Message-ID"] = make_msgid(domain=domain)
         if not body or not body.strip():
             body = "."
@@ -268,7 +289,7 @@ class EmailResource(dg.ConfigurableResource):
         import ssl
 
         where = f"smtp://{self.smtp_host}:{self.smtp_port}"
-        envelope_from = parseaddr(self.sender)[1] or self.sender
+        envelope_from = parseaddr(self.effective_sender)[1] or self.effective_sender
         try:
             with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout) as smtp:
                 if self.starttls:

@@ -4,9 +4,10 @@ The trial listing load asks for concepts by code, a batch at a time:
 ``GET {base_url}/concept/ncit?include=synonyms,children&list=C7057,C1908`` answers a JSON array
 of concept objects (codes it does not know are left out; at most 1,000 codes per call). The
 legacy loader asked for ``include=full``; the synonyms and children are all it read, and the
-API documents that this gives them with far smaller pages (spec 02 section 7).
+API documents that this gives them with far smaller pages (docs/behaviour-notes.md#evs-walk).
 
-Retries (spec 02 section 3.3): before each request the client waits ``min_sleep`` seconds,
+Retries (docs/behaviour-notes.md#evs-walk): before each request the client waits ``min_sleep``
+seconds,
 doubled after every failed attempt - no answer, a timeout, a body that is not JSON, or an
 HTTP 5xx/429 answer (the legacy loader counted only the first three) - and gives up with
 :class:`EvsUnavailableError` ("EVS has died ...") once the wait would exceed ``max_sleep``
@@ -14,7 +15,7 @@ HTTP 5xx/429 answer (the legacy loader counted only the first three) - and gives
 refusing the request (a bad code list, too many codes): :class:`EvsRequestError` at once,
 naming the status and the API's message.
 
-Two modes, chosen by configuration (DESIGN 3.2):
+Two modes, chosen by configuration (docs/architecture.md#local-modes):
 
 - the API at ``base_url`` (``CDR_EVS_URL``; default the public EVS REST API, as the legacy
   loader used), no login;

@@ -5,7 +5,7 @@ legacy loaders wrote to (they used ``elasticsearch7``; the consumer APIs test ag
 a client must match its cluster's major version. It is imported when a run first talks to a
 cluster, never when the code location loads.
 
-Two modes, chosen by configuration (DESIGN 3.2), never inside an asset:
+Two modes, chosen by configuration (docs/architecture.md#local-modes), never inside an asset:
 
 - cluster: ``host``/``port``/``scheme`` (or ``url``), optional basic auth ``username`` and
   ``password`` (given as ``EnvVar``\\ s), the legacy 300-second timeout;

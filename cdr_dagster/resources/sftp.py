@@ -16,9 +16,11 @@ Operations (``with sftp.connect() as session:``): ``listdir``, ``stat``, ``exist
 renamed over the target, so nobody sees half a file), ``download`` (atomic locally, keeps the
 remote modification time), ``read_bytes``/``read_text``, ``remove``, ``rmdir``, ``rename``,
 ``makedirs``, ``chmod`` (optionally recursive) and ``mirror_to_local`` (the s/FTP log sync of
-spec 04 §4.2: fetch files missing locally or differing in size or mtime, never delete).
+docs/behaviour-notes.md#sftp-log-refresh: fetch files missing locally or differing in size or mtime,
+never delete).
 
-The legacy code also ran ``chmod -R 755`` over ssh after its rsync upload (spec 01 §8.3,
+The legacy code also ran ``chmod -R 755`` over ssh after its rsync upload
+(docs/behaviour-notes.md#weekly-post-publishing,
 ``sftp-export-data.py``); ``chmod(path, 0o755, recursive=True)`` does that over SFTP, so no
 job needs a remote shell command.
 """

@@ -8,7 +8,9 @@ documents back, force-merge, look up and atomically move an alias, list and dele
   version 7, as the legacy loaders and the consumer APIs' clusters use). Errors become
   :class:`SearchIndexError` naming the operation and what the cluster answered.
 - :class:`DumpFolderBackend` keeps each index in a folder: ``{index}.index.json`` (the body it
-  was created with), ``{index}.ndjson`` (the exact bulk bodies, appended) and ``aliases.json``
+  was created with), ``{index}.ndjson`` (the bulk bodies, appended, each action naming the
+  ALIAS as ``_index`` - the legacy dump's format and that of the consumer APIs'
+  ``*-data.jsonl`` files, so a consumer loads the file as it is) and ``aliases.json``
   (alias -> indexes, replaced atomically). It refuses fields a ``"dynamic": "strict"`` mapping
   does not know, as Elasticsearch would. This is the legacy ``dump`` output and the demo's
   local mode.
@@ -19,10 +21,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from cdr_dagster.search.bulk import action_line
 
 #: Seconds a cluster request may take (the legacy loaders' value).
 DEFAULT_TIMEOUT = 300.0
@@ -263,6 +268,13 @@ def strict_mapping_problems(
     return problems
 
 
+def alias_of(index: str) -> str:
+    """The alias a load's index is for: ``glossaryv1`` for ``glossaryv1-20240101020000``
+    (any other name is its own alias)."""
+    match = re.fullmatch(r"(.+)-\d{14}", index)
+    return match[1] if match else index
+
+
 class DumpFolderBackend(SearchBackend):
     """Indexes kept as files in ``folder`` (see the module docstring)."""
 
@@ -352,8 +364,13 @@ class DumpFolderBackend(SearchBackend):
                     failures.append((meta.get("_id"), problems[0]))
         if failures:
             raise BulkError(index, failures)
+        alias = alias_of(index)
+        written = bytearray()
+        for action, source in zip(lines[::2], lines[1::2], strict=True):
+            meta = json.loads(action).get("index") or {}
+            written += action_line(alias, meta.get("_id")) + b"\n" + source + b"\n"
         with open(self._data_file(index), "ab") as out:
-            out.write(data if data.endswith(b"\n") else data + b"\n")
+            out.write(written)
         return len(lines) // 2
 
     def _latest_lines(self, name: str) -> dict[str, int]:

@@ -2,9 +2,10 @@
 
 Each document is two lines: the action ``{"index":{"_index":"<index>","_id":"<id>"}}`` (no
 ``_id`` when the document has none) and the source, both compact JSON in UTF-8. These bytes are
-exactly what is sent to ``POST /_bulk``, and exactly what the dump folder keeps, so a dump can
-be replayed into any cluster with ``curl -H 'Content-Type: application/x-ndjson'
---data-binary @file http://host:9200/_bulk``.
+exactly what is sent to ``POST /_bulk``; the dump folder keeps them with the alias in place of
+the new index's name, so a dump can be loaded into any cluster as the consumer APIs load their
+data files: ``curl -H 'Content-Type: application/x-ndjson' --data-binary @file
+http://host:9200/_bulk``.
 """
 
 from __future__ import annotations

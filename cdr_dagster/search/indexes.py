@@ -1,4 +1,4 @@
-"""The alias discipline of the loads (spec 02 section 0.4).
+"""The alias discipline of the loads (docs/behaviour-notes.md#index-aliases).
 
 A load never writes to the index the consumer APIs read. It creates a new index named
 ``{alias}-YYYYMMDDHHMMSS`` with the index definition (settings and strict mappings), streams
@@ -12,6 +12,16 @@ those stamped before ``today - keep_days`` are deleted (an index of the cutoff d
 always leaves the alias where it was. A load that must not replace the live index (limited to
 some ids or a count) keeps its index un-aliased for inspection instead. A load writing two
 indexes one API reads moves both aliases in the same single call (:func:`swap_aliases`).
+
+An ``_aliases`` call can be applied by the cluster while its reply is lost (a gateway's 504, a
+dropped connection); the client then retries it, and the retried removal of the old index is
+refused because it already happened. So whatever the call answers, a failed swap is decided by
+reading the aliases back: every alias on its new index means the swap took effect (the load
+succeeded); every alias where it was means it did not (the new indexes go); anything else, or
+no answer at all, leaves every new index in place and fails naming them. No index an alias
+points to is ever deleted: once an alias move naming it was sent, the clean-up of a failed load
+looks first, and keeps (and names) an index it cannot prove unaliased. See
+``docs/search-loads.md``.
 """
 
 from __future__ import annotations
@@ -75,7 +85,7 @@ def indexes_to_drop(
         raise ValueError("keep and keep_days cannot be negative")
     cutoff = f"{alias}-{(today - timedelta(days=keep_days)):%Y%m%d}"
     candidates = sorted(n for n in names if n.startswith(f"{alias}-20"))
-    older = candidates[: len(candidates) - keep] if keep else candidates
+    older = candidates[: max(len(candidates) - keep, 0)]
     kept = set(protect)
     return [name for name in older if name < cutoff and name not in kept]
 
@@ -93,7 +103,8 @@ class CheckOutcome:
 
 @dataclass
 class LoadStats:
-    """What a load wrote and did."""
+    """What a load wrote and did. ``left_behind`` names new indexes a failed load could not
+    delete safely (an alias may point to them, or the cluster did not answer)."""
 
     index: str
     documents: int = 0
@@ -106,13 +117,21 @@ class LoadStats:
     dropped: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     cleanup_error: str | None = None
+    reply_lost: str | None = None
+    left_behind: list[str] = field(default_factory=list)
+
+
+class AliasSwapUncertainError(SearchIndexError):
+    """The ``_aliases`` call failed and the aliases read back show neither the old nor the new
+    state (or could not be read): every new index was left in place."""
 
 
 class IndexLoad:
     """One new index, from creation to the alias swap (see the module docstring).
 
     Use as a context manager: leaving it with an exception, or without :meth:`swap` or
-    :meth:`keep`, deletes the new index.
+    :meth:`keep`, deletes the new index - unless its alias points to it, or that cannot be
+    read, in which case it stays and ``stats.left_behind`` names it.
     """
 
     def __init__(
@@ -136,6 +155,7 @@ class IndexLoad:
         self._ids: set[str] = set()
         self._anonymous = 0
         self._done = False
+        self._alias_sent = False  # an _aliases call adding the new index has been sent
 
     @property
     def index(self) -> str:
@@ -144,18 +164,38 @@ class IndexLoad:
 
     def __enter__(self) -> IndexLoad:
         self.stats.index = free_index_name(self.backend, self.alias, self.now)
-        self.backend.create_index(self.index, self.definition)
+        try:
+            self.backend.create_index(self.index, self.definition)
+        except SearchIndexError:
+            # The cluster may have created it and lost the reply; a retried create then
+            # fails with "already exists". __exit__ is not called when __enter__ raises.
+            self._discard()
+            raise
         self.log(f"created index {self.index} on {self.backend.target}")
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
-        if self._done:
-            return  # swapped (the index is live) or deliberately kept
+        if not self._done:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Delete the new index unless an alias points to it (or that cannot be told). Until
+        an alias move naming it has been sent, nothing can point to it: no need to look."""
         try:
+            if self._alias_sent and self.index in self.backend.alias_indexes(self.alias):
+                self._leave(f"{self.alias} points to it")
+                return
             self.backend.delete_index(self.index)
-            self.log(f"deleted the new index {self.index}; {self.alias} was not moved")
         except SearchIndexError as error:
-            self.log(f"could not delete the new index {self.index}: {error}")
+            self._leave(f"the cluster did not confirm it can go ({error})")
+            return
+        self.log(f"deleted the new index {self.index}; {self.alias} was not moved")
+
+    def _leave(self, why: str) -> None:
+        self._done = True
+        if self.index not in self.stats.left_behind:
+            self.stats.left_behind.append(self.index)
+        self.log(f"left the new index {self.index} in place: {why}")
 
     def load(self, documents: Iterable[tuple[str | None, Mapping[str, Any]]]) -> None:
         """Stream ``documents`` ((id, source) pairs) into the new index with bulk requests."""
@@ -214,8 +254,9 @@ def swap_aliases(
 ) -> None:
     """:meth:`IndexLoad.swap` for several loads on one backend (a load writing two indexes
     the same API reads): every new index is optimized, then ALL the aliases move in ONE
-    ``_aliases`` call, so the API sees either every old index or every new one. Old indexes
-    of each alias are then dropped; a clean-up failure is recorded and logged, not raised."""
+    ``_aliases`` call, so the API sees either every old index or every new one. A failed call
+    is decided by reading the aliases back (module docstring). Old indexes of each alias are
+    then dropped; a clean-up failure is recorded and logged, not raised."""
     if not loads:
         return
     backend = loads[0].backend
@@ -228,7 +269,12 @@ def swap_aliases(
     for load, indexes in zip(loads, previous, strict=True):
         actions.extend({"remove": {"index": index, "alias": load.alias}} for index in indexes)
         actions.append({"add": {"index": load.index, "alias": load.alias}})
-    backend.update_aliases(actions)
+    for load in loads:
+        load._alias_sent = True
+    try:
+        backend.update_aliases(actions)
+    except SearchIndexError as error:
+        _settle_failed_swap(loads, previous, error)
     for load, indexes in zip(loads, previous, strict=True):
         load._done = True
         load.stats.previous = indexes
@@ -241,3 +287,42 @@ def swap_aliases(
         except SearchIndexError as error:
             load.stats.cleanup_error = str(error)
             load.log(f"clean-up of old {load.alias} indexes failed: {error}")
+
+
+def _settle_failed_swap(
+    loads: Sequence[IndexLoad], previous: Sequence[list[str]], error: SearchIndexError
+) -> None:
+    """Decide a failed ``_aliases`` call from the aliases the cluster shows: return when the
+    swap took effect, re-raise ``error`` when nothing moved (the new indexes are then deleted
+    as for any failure), else leave every new index and raise :class:`AliasSwapUncertainError`.
+    """
+    backend = loads[0].backend
+    try:
+        now = [backend.alias_indexes(load.alias) for load in loads]
+    except SearchIndexError as unread:
+        now = None
+        shown = f"the aliases could not be read back ({unread})"
+    else:
+        shown = "; ".join(
+            f"{load.alias} -> {', '.join(found) or 'nothing'}"
+            for load, found in zip(loads, now, strict=True)
+        )
+    if now is not None and all(
+        found == [load.index] for load, found in zip(loads, now, strict=True)
+    ):
+        for load in loads:
+            load.stats.reply_lost = str(error)
+            load.log(
+                f"the reply to the alias move was lost ({error}); the cluster shows {shown}, "
+                "so the swap took effect"
+            )
+        return
+    if now is not None and list(now) == list(previous):
+        raise error
+    for load in loads:
+        load._leave(f"the alias move is in doubt ({shown})")
+    left = ", ".join(load.index for load in loads)
+    raise AliasSwapUncertainError(
+        f"moving the aliases failed ({error}) and the cluster shows {shown}; the new "
+        f"index(es) {left} were left in place for an operator to check"
+    ) from error

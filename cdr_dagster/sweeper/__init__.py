@@ -1,6 +1,7 @@
 """The file sweeper ("Hoover", legacy ``file_sweeper_task.FileSweeper``), without Dagster.
 
-Spec 03 section 1. The sweeper deletes, archives (tar + bzip2) or left-truncates files and
+docs/behaviour-notes.md#file-sweeper. The sweeper deletes, archives (tar + bzip2) or left-truncates
+files and
 folders on a CDR server following the rules of the CDR's ``SweepSpecifications`` document.
 
 - ``spec``: parse and fully validate a ``SweepSpecifications`` document into ``SweepRule``s;

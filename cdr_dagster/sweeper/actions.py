@@ -1,4 +1,5 @@
-"""The sweeper's actions on files: delete, archive-then-delete, left-truncate (spec 03 1.9).
+"""The sweeper's actions on files: delete, archive-then-delete, left-truncate
+(docs/behaviour-notes.md#sweep-actions).
 
 Every function takes the qualifying :class:`~cdr_dagster.sweeper.scan.Candidate`s of one rule
 and the rule's :class:`~cdr_dagster.sweeper.results.RuleOutcome`, records what it did (or, in
@@ -6,6 +7,9 @@ test mode, what it would do) and changes nothing in test mode.
 
 - Delete: a folder goes with everything in it (symbolic links inside are removed, never
   followed); a file or link is removed. Errors are messages; the sweep goes on.
+
+Every removal and replacement goes through a :class:`~cdr_dagster.sweeper.remove.RootGuard`,
+so a folder swapped for a symbolic link after the scan never leads a removal out of the root.
 - Archive: the archive is written and verified first (``archive.ArchiveWriter``); then only
   what it holds is deleted, member by member, and only if the source is still the very file
   that was stored (same inode, size and mtime); a folder is removed only once empty. A file
@@ -21,14 +25,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
-import sys
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cdr_dagster.sweeper.archive import ArchiveError, ArchiveWriter, Member
+from cdr_dagster.sweeper.remove import OutsideRootError, RootGuard
 from cdr_dagster.sweeper.results import MAX_LISTED, RuleOutcome
 from cdr_dagster.sweeper.scan import DIR, LINK, Candidate, CandidateList
 
@@ -44,10 +47,12 @@ class SweepFatalError(Exception):
 class Hooks:
     """Callbacks at the dangerous moments, for operators' tooling and the crash tests.
 
-    ``after_archive(path)`` runs when an archive is verified and named, before any source is
+    ``before_archive(path)`` runs before each qualifying path is put in an archive;
+    ``after_archive(path)`` when an archive is verified and named, before any source is
     deleted; ``before_delete(path)`` before each source path is removed or truncated.
     """
 
+    before_archive: Callable[[str], None] | None = None
     after_archive: Callable[[str], None] | None = None
     before_delete: Callable[[str], None] | None = None
 
@@ -80,32 +85,42 @@ def tree_size(path: str) -> tuple[int, int, int]:
     return files, folders, size
 
 
-def _rmtree(path: str) -> list[str]:
+def _rmtree(path: str, guard: RootGuard) -> list[str]:
     """Remove a folder tree without following links; return the errors."""
     errors: list[str] = []
 
     def record(function: object, failed: str, exc: object) -> None:
-        error = exc[1] if isinstance(exc, tuple) else exc
-        errors.append(f"{failed}: {error}")
+        errors.append(f"{failed}: {exc}")
 
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=record)
-    else:
-        shutil.rmtree(path, onerror=record)
+    try:
+        guard.rmtree(path, record)
+    except OSError as exc:
+        errors.append(str(exc))
     return errors
 
 
-def delete(candidates: CandidateList, outcome: RuleOutcome, test_mode: bool, hooks: Hooks) -> None:
+def _guard(outcome: RuleOutcome, guard: RootGuard | None) -> RootGuard:
+    return guard if guard is not None else RootGuard(outcome.rule.root or "/")
+
+
+def delete(
+    candidates: CandidateList,
+    outcome: RuleOutcome,
+    test_mode: bool,
+    hooks: Hooks,
+    guard: RootGuard | None = None,
+) -> None:
     """Delete each qualifying path (folders recursively); test mode only reports."""
     if test_mode:
         _preview_delete(candidates, outcome)
         return
+    guard = _guard(outcome, guard)
     for candidate in candidates:
         path = candidate.path
         if candidate.is_dir and not candidate.is_link:
             files, folders, size = tree_size(path)
             _before(hooks, path)
-            errors = _rmtree(path)
+            errors = _rmtree(path, guard)
             if errors:
                 left = tree_size(path) if os.path.lexists(path) else (0, 0, 0)
                 outcome.problem(f"Error removing directory {path}: {'; '.join(errors[:5])}")
@@ -121,7 +136,7 @@ def delete(candidates: CandidateList, outcome: RuleOutcome, test_mode: bool, hoo
             kind = "link" if candidate.is_link else "file"
             _before(hooks, path)
             try:
-                os.unlink(path)
+                guard.unlink(path)
             except OSError as exc:
                 outcome.problem(f"Unable to remove file {path}: {exc}")
                 continue
@@ -184,6 +199,7 @@ def archive(
     name: str,
     test_mode: bool,
     hooks: Hooks,
+    guard: RootGuard | None = None,
 ) -> None:
     """Archive the qualifying paths in ``name``, verify it, then delete what it holds."""
     if not candidates:
@@ -197,6 +213,7 @@ def archive(
         candidates,
         outcome,
         lambda writer, candidate: writer.add(candidate.path, candidate.arcname(root)),
+        hooks,
         error_label="Tar error (1)",
         untouched="deleted",
     )
@@ -208,7 +225,7 @@ def archive(
         outcome.problem(skipped)
     if hooks.after_archive is not None:
         hooks.after_archive(final)
-    delete_archived(writer.members, outcome, hooks)
+    delete_archived(writer.members, outcome, hooks, _guard(outcome, guard))
 
 
 def _write_archive(
@@ -216,6 +233,7 @@ def _write_archive(
     candidates: Iterable[Candidate],
     outcome: RuleOutcome,
     add: Callable[[ArchiveWriter, Candidate], None],
+    hooks: Hooks,
     *,
     error_label: str,
     untouched: str,
@@ -223,7 +241,9 @@ def _write_archive(
     """Write, close and verify the archive ``name`` of ``candidates`` (``add`` puts one in)
     and record it on ``outcome``; return the writer and the archive's final path.
 
-    A member that cannot be written abandons the rule: the half-made archive is removed and
+    A source that vanished or cannot be opened is skipped (``writer.skipped``) and the rule
+    goes on, as the legacy skipped it. A member that fails while it is being written (the
+    archive stream holds part of it) abandons the rule: the half-made archive is removed and
     the problems say what failed and that nothing was ``untouched``; None is returned. An
     archive that cannot be created or committed stops the sweep (:class:`SweepFatalError`).
     """
@@ -235,6 +255,8 @@ def _write_archive(
     try:
         for candidate in candidates:
             current = candidate.path
+            if hooks.before_archive is not None:
+                hooks.before_archive(current)
             add(writer, candidate)
     except (OSError, ArchiveError, tarfile.TarError) as exc:
         writer.abort()
@@ -242,6 +264,12 @@ def _write_archive(
         outcome.problem(f"{error_label}: {exc}")
         outcome.problem(f"FileName: {current}")
         outcome.problem(f"Abandoning this SweepSpec (nothing was {untouched})")
+        return None
+    if not writer.members:
+        writer.abort()
+        for skipped in writer.skipped:
+            outcome.problem(skipped)
+        outcome.problem(f"nothing could be archived; nothing was {untouched}")
         return None
     try:
         final = writer.commit()
@@ -252,17 +280,23 @@ def _write_archive(
     return writer, final
 
 
-def delete_archived(members: Iterable[Member], outcome: RuleOutcome, hooks: Hooks) -> None:
+def delete_archived(
+    members: Iterable[Member], outcome: RuleOutcome, hooks: Hooks, guard: RootGuard | None = None
+) -> None:
     """Delete the sources of verified members that are unchanged; then their empty folders."""
+    guard = _guard(outcome, guard)
     folders: list[Member] = []
     for member in members:
         if member.kind == "dir":
             folders.append(member)
             continue
         try:
-            info = os.lstat(member.path)
+            info = guard.lstat(member.path)
         except FileNotFoundError:
             outcome.note(f"{member.path} vanished after it was archived")
+            continue
+        except OSError as exc:
+            outcome.problem(f"Unable to remove file {member.path}: {exc}")
             continue
         same = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == (
             member.dev,
@@ -276,7 +310,7 @@ def delete_archived(members: Iterable[Member], outcome: RuleOutcome, hooks: Hook
             continue
         _before(hooks, member.path)
         try:
-            os.unlink(member.path)
+            guard.unlink(member.path)
         except OSError as exc:
             outcome.problem(f"Unable to remove file {member.path}: {exc}")
             continue
@@ -287,7 +321,7 @@ def delete_archived(members: Iterable[Member], outcome: RuleOutcome, hooks: Hook
     for member in folders:
         _before(hooks, member.path)
         try:
-            os.rmdir(member.path)
+            guard.rmdir(member.path)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -321,6 +355,7 @@ def truncate(
     archive_name: str | None,
     test_mode: bool,
     hooks: Hooks,
+    guard: RootGuard | None = None,
 ) -> None:
     """Left-truncate each qualifying file to its last ``keep`` bytes (heads archived first)."""
     files = _regular_files(candidates, outcome, keep)
@@ -345,25 +380,31 @@ def truncate(
 
         def add_head(writer: ArchiveWriter, candidate: Candidate) -> None:
             member = writer.add_head(candidate.path, candidate.arcname(root), candidate.size - keep)
-            identities[candidate.path] = (member.dev, member.ino)
+            if member is not None:
+                identities[candidate.path] = (member.dev, member.ino)
 
         written = _write_archive(
             archive_name,
             files,
             outcome,
             add_head,
+            hooks,
             error_label="Tar error",
             untouched="truncated",
         )
         if written is None:
             return
-        _, final = written
-        outcome.act(f"archived the heads of {len(files)} files in {final} (verified)")
+        writer, final = written
+        outcome.act(f"archived the heads of {len(identities)} files in {final} (verified)")
+        for skipped in writer.skipped:
+            outcome.problem(f"{skipped}; not truncated")
         if hooks.after_archive is not None:
             hooks.after_archive(final)
     for candidate in files:
+        if archive_name and candidate.path not in identities:
+            continue  # its head is not in the archive
         _before(hooks, candidate.path)
-        keep_tail(candidate, keep, outcome, identities.get(candidate.path))
+        keep_tail(candidate, keep, outcome, identities.get(candidate.path), guard)
 
 
 def keep_tail(
@@ -371,17 +412,37 @@ def keep_tail(
     keep: int,
     outcome: RuleOutcome,
     identity: tuple[int, int] | None = None,
+    guard: RootGuard | None = None,
 ) -> bool:
     """Replace the file by its bytes from ``size - keep`` on, atomically. True when done.
 
     ``identity`` is the (device, inode) whose head was archived: a file replaced since (a
-    rotated log) is not truncated, since its head is not in the archive.
+    rotated log) is not truncated, since its head is not in the archive. The file, its
+    temporary tail and the swap are reached through the checked folder (``guard``).
     """
+    try:
+        with _guard(outcome, guard).folder(candidate.path) as (fd, name):
+            return _keep_tail_in(fd, name, candidate, keep, outcome, identity)
+    except OutsideRootError as exc:
+        outcome.problem(f"{exc}; not truncated")
+        return False
+
+
+def _keep_tail_in(
+    fd: int | None,
+    name: str,
+    candidate: Candidate,
+    keep: int,
+    outcome: RuleOutcome,
+    identity: tuple[int, int] | None,
+) -> bool:
+    """:func:`keep_tail` with ``name`` relative to the open folder ``fd`` (None: a path)."""
     path = candidate.path
     start = candidate.size - keep
     temp = path + TRUNCATION_SUFFIX
+    temp_name = name + TRUNCATION_SUFFIX
     try:
-        info = os.lstat(temp)
+        info = os.lstat(temp_name, dir_fd=fd)
     except FileNotFoundError:
         pass
     else:
@@ -389,17 +450,22 @@ def keep_tail(
             outcome.problem(f'"{temp}" exists and is not a file; {path} not truncated')
             return False
         outcome.note(f'Warning: overwriting old temporary output "{temp}"')
-        os.unlink(temp)
+        os.unlink(temp_name, dir_fd=fd)
     copied = 0
     try:
-        source = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        source = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
         try:
             info = os.fstat(source)
             replaced = identity is not None and identity != (info.st_dev, info.st_ino)
             if replaced or not stat.S_ISREG(info.st_mode) or info.st_size < candidate.size:
                 outcome.problem(f"{path} changed since it was examined; not truncated")
                 return False
-            target = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(info.st_mode))
+            target = os.open(
+                temp_name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                stat.S_IMODE(info.st_mode),
+                dir_fd=fd,
+            )
             try:
                 os.lseek(source, start, os.SEEK_SET)
                 while True:
@@ -412,14 +478,14 @@ def keep_tail(
             finally:
                 os.close(target)
             try:
-                os.chown(temp, info.st_uid, info.st_gid)
-            except (OSError, AttributeError):
+                os.chown(temp_name, info.st_uid, info.st_gid, dir_fd=fd)
+            except (OSError, AttributeError, NotImplementedError):
                 pass
         finally:
             os.close(source)
     except OSError as exc:
         try:
-            os.unlink(temp)
+            os.unlink(temp_name, dir_fd=fd)
         except OSError:
             pass
         outcome.problem(
@@ -433,7 +499,7 @@ def keep_tail(
             "input file may have changed during processing"
         )
     try:
-        os.replace(temp, path)
+        os.replace(temp_name, name, src_dir_fd=fd, dst_dir_fd=fd)
     except OSError as exc:
         raise SweepFatalError(f'Unable to replace original file "{path}": {exc}') from exc
     outcome.truncated += 1

@@ -1,6 +1,7 @@
 """Archives: their names (legacy ``makeOutFileName``) and how they are written safely.
 
-Naming (spec 03 1.10): ``OutputFile`` (absolute, or below the output folder), without a
+Naming (docs/behaviour-notes.md#sweep-archive-names): ``OutputFile`` (absolute, or below the output
+folder), without a
 trailing ``.bz2`` and ``.tar``, plus ``.{oldest}-{youngest}`` (local dates of the oldest and
 youngest archived mtimes) for Archive or ``.{today}`` for TruncateArchive, plus ``.tar.bz2``;
 when that name exists, ``.01`` to ``.04`` are tried after it, and a sixth name is an error
@@ -23,6 +24,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import stat
 import tarfile
 import uuid
@@ -35,6 +37,8 @@ from cdr_dagster.sweeper.spill import SpillList
 
 MAX_OUTPUT_FILES_WITH_ONE_NAME = 5
 BLOCK_SIZE = 1 << 16
+#: The temporary name :class:`ArchiveWriter` writes to: ``.{final name}.{12 hex}.partial``.
+PARTIAL_NAME = re.compile(r"\.(?P<final>.+\.tar\.bz2(?:\.\d{2})?)\.[0-9a-f]{12}\.partial")
 
 
 class ArchiveError(Exception):
@@ -65,7 +69,19 @@ def archive_base_name(
     now: float,
     tz: tzinfo,
 ) -> str:
-    """The archive name before the uniqueness suffix (spec 03 1.10 steps 1-6, no ``.TEST``)."""
+    """The archive name before the uniqueness suffix (docs/behaviour-notes.md#sweep-archive-names,
+    no ``.TEST``)."""
+    out = archive_stem(rule, output_dir)
+    if rule.action == "Archive":
+        out += datetime.fromtimestamp(oldest, tz).strftime(".%Y%m%d")
+        out += datetime.fromtimestamp(youngest, tz).strftime("-%Y%m%d")
+    else:
+        out += datetime.fromtimestamp(now, tz).strftime(".%Y%m%d")
+    return normalize_path(out + ".tar.bz2")
+
+
+def archive_stem(rule: SweepRule, output_dir: str) -> str:
+    """The rule's archive path without dates and suffixes: every archive name starts with it."""
     assert rule.output_file is not None
     out = normalize_path(rule.output_file)
     if not (out.startswith("/") or os.path.isabs(out)):
@@ -74,12 +90,34 @@ def archive_base_name(
         out = out[:-4]
     if out.endswith((".tar", ".TAR")):
         out = out[:-4]
-    if rule.action == "Archive":
-        out += datetime.fromtimestamp(oldest, tz).strftime(".%Y%m%d")
-        out += datetime.fromtimestamp(youngest, tz).strftime("-%Y%m%d")
-    else:
-        out += datetime.fromtimestamp(now, tz).strftime(".%Y%m%d")
-    return normalize_path(out + ".tar.bz2")
+    return out
+
+
+def stale_partials(rule: SweepRule, output_dir: str) -> list[str]:
+    """Temporary archives of ``rule`` left by a sweep that was killed while writing one.
+
+    They are this sweeper's own names (:data:`PARTIAL_NAME`, the final name starting with the
+    rule's archive stem) and regular files; the sweep lock guarantees no other sweep is
+    writing one now.
+    """
+    stem = archive_stem(rule, output_dir)
+    folder, prefix = os.path.split(stem)
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        matched = PARTIAL_NAME.fullmatch(name)
+        if matched is None or not matched.group("final").startswith(prefix + "."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                found.append(path)
+        except OSError:
+            continue
+    return found
 
 
 def unique_archive_name(base: str, taken: set[str] | frozenset[str] = frozenset()) -> str | None:
@@ -134,8 +172,9 @@ def _fsync_dir(path: str) -> None:
 class ArchiveWriter:
     """A ``.tar.bz2`` being written to a temporary file; :meth:`commit` verifies and names it.
 
-    ``skipped`` collects sources that were not stored (sockets, devices, ...); they are never
-    deleted afterwards because they are not members.
+    ``skipped`` collects sources that were not stored (sockets, devices, files that vanished
+    or could not be read before anything of them was written, as the legacy skipped them);
+    they are never deleted afterwards because they are not members.
     """
 
     def __init__(self, final_path: str) -> None:
@@ -159,9 +198,23 @@ class ArchiveWriter:
 
     # -- adding ---------------------------------------------------------------------------
 
+    def _skip(self, path: str, exc: BaseException) -> None:
+        """Record a source that vanished or cannot be read; the rest of the rule goes on."""
+        if isinstance(exc, FileNotFoundError):
+            self.skipped.append(f"{path}: vanished before it was archived; skipped")
+        else:
+            self.skipped.append(f"{path}: cannot be read ({exc}); not archived, skipped")
+
     def add(self, path: str, arcname: str) -> None:
-        """Store ``path`` as ``arcname``; a folder with everything in it (links not followed)."""
-        info = os.lstat(path)
+        """Store ``path`` as ``arcname``; a folder with everything in it (links not followed).
+
+        A path that vanished or cannot be read is skipped and listed in ``skipped``.
+        """
+        try:
+            info = os.lstat(path)
+        except OSError as exc:
+            self._skip(path, exc)
+            return
         if stat.S_ISDIR(info.st_mode):
             self._add_dir(path, arcname, info)
         elif stat.S_ISLNK(info.st_mode):
@@ -171,20 +224,31 @@ class ArchiveWriter:
         else:
             self.skipped.append(f"{path}: not a file, folder or link; not archived")
 
-    def add_head(self, path: str, arcname: str, length: int) -> Member:
-        """Store the first ``length`` bytes of regular file ``path`` (truncation's head)."""
+    def add_head(self, path: str, arcname: str, length: int) -> Member | None:
+        """Store the first ``length`` bytes of regular file ``path`` (truncation's head).
+
+        None when the file vanished or cannot be read (it is listed in ``skipped``).
+        """
         return self._add_file(path, arcname, length)
 
     def _add_dir(self, path: str, arcname: str, info: os.stat_result) -> None:
         tarinfo = self._tar.gettarinfo(path, arcname)
         self._tar.addfile(tarinfo)
         self._record(arcname, path, "dir", 0, None, info)
-        with os.scandir(path) as entries:
-            children = sorted(entries, key=lambda entry: entry.name)
+        try:
+            with os.scandir(path) as entries:
+                children = sorted(entries, key=lambda entry: entry.name)
+        except OSError as exc:
+            self._skip(f"{path} (its contents)", exc)
+            return
         for entry in children:
             child_path = os.path.join(path, entry.name)
             child_name = f"{arcname.rstrip('/')}/{entry.name}"
-            child_info = entry.stat(follow_symlinks=False)
+            try:
+                child_info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                self._skip(child_path, exc)
+                continue
             if stat.S_ISDIR(child_info.st_mode):
                 self._add_dir(child_path, child_name, child_info)
             elif stat.S_ISLNK(child_info.st_mode):
@@ -199,13 +263,18 @@ class ArchiveWriter:
         self._tar.addfile(tarinfo)
         self._record(arcname, path, "link", 0, None, info)
 
-    def _add_file(self, path: str, arcname: str, length: int | None) -> Member:
+    def _add_file(self, path: str, arcname: str, length: int | None) -> Member | None:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(path, flags)
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:  # nothing of it is written yet: skip it, keep the rule
+            self._skip(path, exc)
+            return None
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
-                raise ArchiveError(f"{path} is no longer a regular file")
+                self.skipped.append(f"{path}: no longer a regular file; not archived, skipped")
+                return None
             tarinfo = self._tar.gettarinfo(arcname=arcname, fileobj=handle)
             if tarinfo.type == tarfile.LNKTYPE and length is None:
                 self._tar.addfile(tarinfo)

@@ -1,6 +1,7 @@
 """Where the sweep rules come from: a named file, or the CDR's SweepSpecifications document.
 
-Spec 03 1.4. With ``config_file`` the CDR is not consulted (a relative path is taken below the
+docs/behaviour-notes.md#sweep-specifications. With ``config_file`` the CDR is not consulted (a
+relative path is taken below the
 CDR base folder, not the process's working directory). Otherwise the latest valid version of
 the one SweepSpecifications document is used. Every way of failing (missing file, XML that is
 not well-formed, no document or two, an invalid rule) raises :class:`ConfigLoadError` with a

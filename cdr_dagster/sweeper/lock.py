@@ -1,4 +1,5 @@
-"""The legacy sweep lock: the file ``LOGDIR/FileSweeper.lockfile`` (spec 03 1.11).
+"""The legacy sweep lock: the file ``LOGDIR/FileSweeper.lockfile``
+(docs/behaviour-notes.md#sweep-lock).
 
 Its existence means "a sweep is running". It is created exclusively (``O_CREAT|O_EXCL``), so
 two sweeps can never both take it; it holds who took it (run id, host, process, time) for the

@@ -1,4 +1,5 @@
-"""The ``expireMeetingRecordings`` Custom rule as a sweep handler (spec 03 1.9.5).
+"""The ``expireMeetingRecordings`` Custom rule as a sweep handler
+(docs/behaviour-notes.md#meeting-recordings).
 
 The data work is in :mod:`cdr_dagster.cdr.sweep_recordings`; this module turns a rule into
 the cut-off date, runs one transaction per document, and records the outcome. Test mode reads

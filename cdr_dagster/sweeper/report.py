@@ -1,6 +1,7 @@
 """The sweep report (e-mail and run metadata), the rule log summary, and the fatal-error mail.
 
-The legacy mailed only fatal errors (spec 03 1.12: subject ``FileSweeper failed on {TIER}
+The legacy mailed only fatal errors (docs/behaviour-notes.md#sweep-failures: subject ``FileSweeper
+failed on {TIER}
 tier``, a plain-text body quoting ``FATAL error: ...``); it wrote rule summaries to its log
 and had an HTML summary it never sent. We keep the fatal mail as it was, with the report of
 what had been done before the stop appended, and mail the HTML report when a rule had
@@ -26,7 +27,7 @@ from cdr_dagster.reports import (
 )
 from cdr_dagster.sweeper.results import CustomOutcome, RuleOutcome, SweepResult
 
-FATAL_SENDER = "FileSweeper-NoRepy@cdr.cancer.gov"  # (sic) spec 03 1.12
+FATAL_SENDER = "FileSweeper-NoRepy@cdr.cancer.gov"  # (sic) docs/behaviour-notes.md#sweep-failures
 ERROR_GROUP = "FileSweeper Error Notification"
 
 
@@ -87,7 +88,13 @@ def build_report(result: SweepResult, today: date, tz: tzinfo) -> Report:
             f"{verb} {totals['bytes_freed']} bytes: {totals['files_deleted']} files and "
             f"{totals['folders_deleted']} folders deleted, {totals['files_truncated']} files "
             f"truncated, {totals['archives_written']} archives"
-            f"{' to write' if result.test_mode else ' written'}."
+            f"{' to write' if result.test_mode else ' written'}"
+            + (
+                f", {totals['stale_partials_removed']} stale partial archives "
+                f"{'to remove' if result.test_mode else 'removed'}."
+                if totals["stale_partials_removed"]
+                else "."
+            )
         )
     )
     rows = []

@@ -12,7 +12,8 @@ MAX_LISTED = 200
 
 @dataclass
 class RuleOutcome:
-    """One rule's run (spec 03 1.9.4 counters plus what was done, or would be in test mode).
+    """One rule's run (docs/behaviour-notes.md#sweep-actions counters plus what was done, or would
+    be in test mode).
 
     ``status``: ``done``, ``not triggered``, ``no matches``, ``root missing``, ``abandoned``
     (an archive could not be written; nothing deleted), ``failed`` (a fatal error stopped the
@@ -35,6 +36,7 @@ class RuleOutcome:
     deleted_files: int = 0
     deleted_dirs: int = 0
     truncated: int = 0
+    stale_partials: int = 0
     bytes_freed: int = 0
     kept: int = 0
     actions: list[str] = field(default_factory=list)
@@ -113,6 +115,7 @@ class SweepResult:
             "files_truncated": sum(o.truncated for o in self.outcomes),
             "archives_written": sum(1 for o in self.outcomes if o.archive),
             "archive_members": sum(o.archive_members for o in self.outcomes),
+            "stale_partials_removed": sum(o.stale_partials for o in self.outcomes),
             "bytes_freed": self.bytes_freed,
             "recordings_expired": sum(len(c.done) for c in self.custom),
             "problems": len(self.problems),

@@ -1,6 +1,6 @@
 """Which paths a rule matches, which of them qualify, and whether the rule triggers.
 
-Spec 03 section 1.6, with the legacy semantics:
+docs/behaviour-notes.md#sweep-ages, with the legacy semantics:
 
 - each ``File`` pattern is a glob (``*``, ``?``, ``[...]``, no recursion; names starting with
   a dot only match a pattern that starts with one), relative to the rule's root unless
@@ -88,7 +88,7 @@ class CandidateList(SpillList):
 
 @dataclass
 class ScanResult:
-    """What a rule's patterns found (spec 03 1.9.4 counters)."""
+    """What a rule's patterns found (docs/behaviour-notes.md#sweep-actions counters)."""
 
     matched: int = 0
     qualified: CandidateList = field(default_factory=CandidateList)

@@ -1,6 +1,7 @@
 """The ``SweepSpecifications`` document: parsing, the reference time, and full validation.
 
-Spec 03 sections 1.5 to 1.7. Every ``SweepSpec`` is read and checked before anything is swept,
+docs/behaviour-notes.md#sweep-specifications. Every ``SweepSpec`` is read and checked before
+anything is swept,
 rules for other tiers included (an invalid rule meant for PROD stops a DEV run, as before).
 Where the legacy silently took the last of two ``Oldest`` elements, crashed on ``Oldest`` =
 "abc" without telling anyone, or ran a rule for a tier spelt ``prod`` never, this module
@@ -10,7 +11,7 @@ collects every problem in the document so one edit can fix them all:
 - unknown elements or attributes (attributes in the CDR namespace are allowed), repeated
   elements, empty ``Name``/``File``, unknown ``Action``/``CustomProc``, tiers that are not
   DEV, QA, STAGE or PROD, numbers that are not whole non-negative numbers;
-- the legacy combination rules (1.7): ``File`` needed except for Custom, ``OutputFile`` for
+- the legacy combination rules: ``File`` needed except for Custom, ``OutputFile`` for
   Archive and TruncateArchive, ``Oldest``+``Youngest`` for Archive, non-zero ``Biggest`` and
   ``Smallest`` for truncation, ``Oldest`` for ``expireMeetingRecordings``, ages of at least
   one day and at most ten years, not both ages and sizes;
@@ -84,7 +85,7 @@ def dst_offset_west(tz: tzinfo, year: int) -> int:
 
 
 def reference_time(now: float, tz: tzinfo) -> float:
-    """The legacy reference instant for ages (spec 03 1.6, ``normTime``).
+    """The legacy reference instant for ages (docs/behaviour-notes.md#sweep-ages, ``normTime``).
 
     ``now - (now mod 1 day) + altzone - 1 day``: 04:00 UTC on the day before the current UTC
     date for US Eastern, whatever the season. ``Oldest``/``Youngest`` days count back from it.

@@ -1,10 +1,12 @@
-"""One sweep: every active rule in document order (spec 03 1.8), as a :class:`SweepResult`.
+"""One sweep: every active rule in document order (docs/behaviour-notes.md#file-sweeper), as a
+:class:`SweepResult`.
 
 The caller has already loaded and validated the configuration and taken the lock. This module
 resolves the output folder, then for each rule active on the tier: a Custom rule goes to its
 handler (the caller supplies ``expireMeetingRecordings``, which needs the CDR database); a
 file rule is scanned (``scan``), and when it triggers, its archive name is chosen and the
-action carried out (``actions``). A fatal error (spec 03 1.12) or any unexpected exception
+action carried out (``actions``). A fatal error (docs/behaviour-notes.md#sweep-failures) or any
+unexpected exception
 stops the remaining rules, as in the legacy, and is returned in ``SweepResult.fatal``.
 """
 
@@ -21,7 +23,8 @@ from typing import Any
 
 from cdr_dagster.sweeper import actions
 from cdr_dagster.sweeper.actions import Hooks, SweepFatalError
-from cdr_dagster.sweeper.archive import archive_base_name, unique_archive_name
+from cdr_dagster.sweeper.archive import archive_base_name, stale_partials, unique_archive_name
+from cdr_dagster.sweeper.remove import RootGuard
 from cdr_dagster.sweeper.results import CustomOutcome, RuleOutcome, SweepResult
 from cdr_dagster.sweeper.scan import RootMissingError, scan_rule
 from cdr_dagster.sweeper.spec import SweepConfig, SweepRule, normalize_path
@@ -41,6 +44,8 @@ class SweepOptions:
     now: float
     tz: tzinfo
     hooks: Hooks = field(default_factory=Hooks)
+    #: remove relative to open folders (None: where the platform can; False: real-path checks)
+    dir_fd: bool | None = None
 
 
 def resolve_output_dir(output_dir: str | None, basedir: str) -> str:
@@ -98,10 +103,39 @@ def _archive_name(
     return name
 
 
+def remove_stale_partials(rule: SweepRule, options: SweepOptions, outcome: RuleOutcome) -> None:
+    """Remove the temporary archives a killed sweep left for this rule (test mode: report)."""
+    for path in stale_partials(rule, options.output_dir):
+        try:
+            size = os.lstat(path).st_size
+        except OSError:
+            continue
+        if options.test_mode:
+            outcome.act(f"would remove stale partial archive {path} ({size} bytes)")
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                outcome.problem(f"Unable to remove stale partial archive {path}: {exc}")
+                continue
+            outcome.act(f"removed stale partial archive {path} ({size} bytes)")
+        outcome.note(f"stale partial archive {path} left by an interrupted sweep")
+        outcome.stale_partials += 1
+        outcome.bytes_freed += size
+
+
 def sweep_rule(
     rule: SweepRule, options: SweepOptions, outcome: RuleOutcome, taken: set[str]
 ) -> None:
-    """Scan one file rule and, when it triggers, carry out its action."""
+    """Scan one file rule and, when it triggers, carry out its action.
+
+    A rule that writes archives first removes its stale partial archives (a sweep killed
+    while writing one leaves it behind).
+    """
+    if rule.writes_archive:
+        remove_stale_partials(rule, options, outcome)
     try:
         scan = scan_rule(rule)
     except RootMissingError as exc:
@@ -122,18 +156,18 @@ def sweep_rule(
         outcome.reason = scan.reason
         return
     outcome.status = "done"
+    guard = RootGuard(rule.root, options.dir_fd)
+    test_mode, hooks = options.test_mode, options.hooks
     try:
         name = _archive_name(rule, outcome, options, taken) if rule.writes_archive else None
         if rule.action == "Archive":
             assert name is not None
-            actions.archive(scan.qualified, outcome, name, options.test_mode, options.hooks)
+            actions.archive(scan.qualified, outcome, name, test_mode, hooks, guard)
         elif rule.action.startswith("Truncate"):
             assert rule.smallest
-            actions.truncate(
-                scan.qualified, outcome, rule.smallest, name, options.test_mode, options.hooks
-            )
+            actions.truncate(scan.qualified, outcome, rule.smallest, name, test_mode, hooks, guard)
         else:
-            actions.delete(scan.qualified, outcome, options.test_mode, options.hooks)
+            actions.delete(scan.qualified, outcome, test_mode, hooks, guard)
     finally:
         scan.qualified.close()
 

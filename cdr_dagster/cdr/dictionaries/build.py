@@ -6,16 +6,14 @@ and turn each ``<node>`` into an (``_id``, ``_source``) pair. It also works out,
 alone, which documents the index must hold for that term (:mod:`.expected`).
 
 The index definition (settings and ``"dynamic": "strict"`` mappings) is the ``ctl`` value
-``dictionary/glossary`` or ``dictionary/drugs`` of the local CDR; when the row is missing, the
-packaged copy in ``mappings/`` is used and said so (the legacy loader also fell back to a
-file of that name).
+``dictionary/glossary`` or ``dictionary/drugs`` of the CDR the load reads; a missing row is
+an error naming it (:mod:`cdr_dagster.cdr.index_definitions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -31,7 +29,6 @@ from cdr_dagster.cdr.index_definitions import (
 )
 from cdr_dagster.cdr.xml import parse_xml
 
-MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 CONTROL_GROUP = "dictionary"
 
 
@@ -48,11 +45,6 @@ class Dictionary:
     expected_ids: Callable[[etree._Element], set[str]]
     problems: Callable[[str | None, Mapping[str, Any]], list[str]]
     consumer: str
-
-    @property
-    def mapping_file(self) -> Path:
-        """The packaged index definition."""
-        return MAPPINGS_DIR / f"{self.control_name}.json"
 
 
 GLOSSARY = Dictionary(
@@ -81,10 +73,8 @@ DICTIONARIES = {d.name: d for d in (GLOSSARY, DRUGS)}
 
 
 def index_definition(conn: Connection, dictionary: Dictionary) -> IndexDefinition:
-    """The index definition from ctl (or the packaged copy when the row is missing)."""
-    return read_index_definition(
-        conn, CONTROL_GROUP, dictionary.control_name, dictionary.mapping_file
-    )
+    """The index definition from ctl ``dictionary/{glossary|drugs}`` (required)."""
+    return read_index_definition(conn, CONTROL_GROUP, dictionary.control_name)
 
 
 @dataclass(frozen=True)

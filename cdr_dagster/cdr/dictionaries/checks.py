@@ -5,10 +5,14 @@ The checks themselves are :func:`cdr_dagster.cdr.dictionaries.load.check_documen
 
 from __future__ import annotations
 
+from cdr_dagster.search.size_check import CHECK_SIZE
+from cdr_dagster.search.size_check import DESCRIPTION as SIZE_DESCRIPTION
+
 CHECK_TERMS = "one_document_per_term_and_language"
 CHECK_FIELDS = "documents_have_required_fields"
 
 DESCRIPTIONS = {
+    CHECK_SIZE: SIZE_DESCRIPTION,
     CHECK_TERMS: (
         "The new index holds exactly the documents the exported CDR documents call for, worked "
         "out without the filter: for the glossary one per term, language, audience and "

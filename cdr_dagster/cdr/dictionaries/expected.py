@@ -1,13 +1,15 @@
 """What a dictionary index must hold, worked out without the filter (the asset checks).
 
 :func:`glossary_ids` and :func:`drug_ids` read the exported XML directly and return the ``_id``
-of every document the consumer APIs expect for it (spec 02 sections 1.6 and 1.7): one glossary
+of every document the consumer APIs expect for it (docs/behaviour-notes.md#dictionary-documents):
+one glossary
 document per definition (English and Spanish), audience and dictionary; one drug document plus
 one per other name. A filter change in the CDR that drops or adds documents shows up as a
 difference between these ids and the index.
 
 :func:`glossary_problems` and :func:`drug_problems` list what a document lacks that the
-glossary API or the drug dictionary API needs to read it (spec 02 section 2): the fields their
+glossary API or the drug dictionary API needs to read it
+(docs/behaviour-notes.md#dictionary-consumers): the fields their
 models read, values their enumerations accept, and an ``_id`` they can find it by.
 """
 

@@ -1,4 +1,5 @@
-"""One dictionary load, from the CDR to a new index and the alias swap (spec 02 section 1.4).
+"""One dictionary load, from the CDR to a new index and the alias swap
+(docs/behaviour-notes.md#dictionary-load).
 
 :func:`run_load` is everything the ``glossary_dictionary`` and ``drug_dictionary`` assets do
 apart from Dagster and e-mail:
@@ -9,9 +10,10 @@ apart from Dagster and e-mail:
 3. the documents, built one CDR document at a time and streamed into a new index
    ``{alias}-YYYYMMDDHHMMSS`` with bulk requests (memory does not grow with the number of
    terms), then the count checked;
-4. the two checks, run on what the new index really holds (read back): every expected
-   document is there and nothing else (:func:`check_documents`), and every document has the
-   fields its consumer API needs;
+4. the checks, run on what the new index really holds (read back): every expected
+   document is there and nothing else (:func:`check_documents`), every document has the
+   fields its consumer API needs, and the index is neither empty nor much smaller than the
+   live one (:mod:`cdr_dagster.search.size_check`);
 5. only for a complete load whose checks passed: the alias moved in one atomic call and old
    indexes dropped. A load limited to some ids or a count keeps its index un-aliased.
 
@@ -43,6 +45,7 @@ from cdr_dagster.cdr.dictionaries.filters import load_filter
 from cdr_dagster.cdr.dictionaries.terms import exported_documents
 from cdr_dagster.cdr.documents import format_cdr_id
 from cdr_dagster.search.backends import SearchBackend
+from cdr_dagster.search.bulk import MAX_BYTES, MAX_DOCUMENTS
 from cdr_dagster.search.indexes import (
     KEEP_DAYS,
     KEEP_INDEXES,
@@ -50,6 +53,12 @@ from cdr_dagster.search.indexes import (
     IndexLoad,
     LoadStats,
     index_name,
+)
+from cdr_dagster.search.size_check import (
+    DEFAULT_MAX_SHRINK_PERCENT,
+    NewIndex,
+    compare_with_live,
+    live_count,
 )
 
 #: How many offending ids or problems a check lists.
@@ -221,13 +230,18 @@ def run_load(
     alias_prefix: str = "",
     keep_indexes: int = KEEP_INDEXES,
     keep_days: int = KEEP_DAYS,
+    max_shrink_percent: float = DEFAULT_MAX_SHRINK_PERCENT,
+    accept_shrink: bool = False,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_BYTES,
     log: Log = lambda message: None,
     debug: Log = lambda message: None,
     progress: Log | None = None,
     progress_every: int = 1000,
     echo: Log | None = None,
 ) -> LoadResult:
-    """Load ``dictionary`` into ``backend`` (None: test mode). See the module docstring."""
+    """Load ``dictionary`` into ``backend`` (None: test mode), ``max_documents`` or
+    ``max_bytes`` per bulk request. See the module docstring."""
     now = now or datetime.now()
     alias = f"{alias_prefix}{dictionary.alias}"
     eligible = dictionary.term_ids(conn)
@@ -274,17 +288,31 @@ def run_load(
                 progress(f"indexed {result.terms} of {len(chosen)} terms")
 
     if backend is None:
-        built = documents(index_name(alias, now))  # consumed by the checks, one at a time
+        index = index_name(alias, now)
+        built = documents(index)  # consumed by the checks, one at a time
         result.checks = check_documents(dictionary, built, expected)
+        size = NewIndex(alias, index, result.documents)
+        result.checks.append(
+            compare_with_live([size], [None], max_shrink_percent=max_shrink_percent, compared=False)
+        )
         if not result.passed:
             raise ChecksFailedError(result)
         return result
 
-    with IndexLoad(backend, alias, definition.body, now, log=log) as load:
+    with IndexLoad(backend, alias, definition.body, now, log, max_documents, max_bytes) as load:
         result.stats = load.stats
         load.load(documents(load.index))
-        load.verify_count()
+        count = load.verify_count()
         result.checks = check_documents(dictionary, backend.documents(load.index), expected)
+        result.checks.append(
+            compare_with_live(
+                [NewIndex(alias, load.index, count)],
+                [live_count(backend, alias)],
+                max_shrink_percent=max_shrink_percent,
+                accept_shrink=accept_shrink,
+                compared=not limited_by,
+            )
+        )
         for check in result.checks:
             log(f"check {check.name}: {'passed' if check.passed else 'FAILED'}: {check.summary}")
         if not result.passed:

@@ -1,4 +1,5 @@
-"""The filter's ``<nodes>`` output turned into Elasticsearch documents (spec 02 section 1.5).
+"""The filter's ``<nodes>`` output turned into Elasticsearch documents
+(docs/behaviour-notes.md#dictionary-nodes).
 
 A filter returns ``<nodes><node doc_type="terms" id="...">...</node>...</nodes>``. Each ``node``
 is one document: its ``id`` attribute is the ``_id`` and its children make the ``_source``:

@@ -1,4 +1,5 @@
-"""Which CDR documents make each dictionary, and the exported XML of each (spec 02 section 1.3).
+"""Which CDR documents make each dictionary, and the exported XML of each
+(docs/behaviour-notes.md#dictionary-terms).
 
 - Glossary: every document in ``pub_proc_cg`` (on cancer.gov) whose document type is
   ``GlossaryTermName``.

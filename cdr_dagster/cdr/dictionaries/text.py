@@ -1,4 +1,5 @@
-"""The pretty-URL and first-letter rules of the dictionary loaders (spec 02 section 0.5).
+"""The pretty-URL and first-letter rules of the dictionary loaders
+(docs/behaviour-notes.md#pretty-urls).
 
 The filters mark the elements these apply to with ``processor="clean_pretty_url"`` or
 ``processor="lowercase_first_letter"``; :mod:`cdr_dagster.cdr.dictionaries.nodes` calls them.

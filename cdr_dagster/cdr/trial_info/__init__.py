@@ -1,12 +1,14 @@
-"""The listing information the clinical-trials-listing API reads (spec 02 sections 2.3 and 3).
+"""The listing information the clinical-trials-listing API reads
+(docs/behaviour-notes.md#trial-listing-info).
 
-No Dagster here (DESIGN 3.1). The NCI Thesaurus disease and intervention hierarchies, walked
+No Dagster here (docs/architecture.md#layers). The NCI Thesaurus disease and intervention
+hierarchies, walked
 through the EVS REST API, become one ``listinginfov1`` document per display name (concepts
 sharing a name are grouped, hand-curated overrides from ``ctl`` change labels and URLs), and
 the hand-curated trial types of ``ctl`` become the ``trialtypeinfov1`` documents:
 
 - ``control``: the ``ctl`` rows of group ``trials`` (labels, tokens, overrides, index
-  definitions, with the packaged ``mappings/`` as fallback for the definitions);
+  definitions, all required);
 - ``overrides``: the override grammar ``CODES|LABEL|URL`` and its errors;
 - ``concepts``: the concept name rule and the walk through the hierarchies (depth first, in
   batches), given a function that fetches concepts by code;

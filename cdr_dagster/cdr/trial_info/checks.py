@@ -5,11 +5,14 @@ The checks themselves are :func:`cdr_dagster.cdr.trial_info.load.check_indexes`.
 
 from __future__ import annotations
 
+from cdr_dagster.search.size_check import CHECK_SIZE
+from cdr_dagster.search.size_check import DESCRIPTION as SIZE_DESCRIPTION
+
 CHECK_CONCEPTS = "one_document_per_concept_group"
 CHECK_FIELDS = "documents_have_required_fields"
 CHECK_URLS = "pretty_url_names_usable"
 
-BLOCKING = {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_URLS: False}
+BLOCKING = {CHECK_CONCEPTS: True, CHECK_FIELDS: True, CHECK_SIZE: True, CHECK_URLS: False}
 
 DESCRIPTIONS = {
     CHECK_CONCEPTS: (
@@ -24,6 +27,7 @@ DESCRIPTIONS = {
         "most 75 characters; trial types have pretty_url_name, id_string and label. Blocking: "
         "the aliases only move when it passes."
     ),
+    CHECK_SIZE: SIZE_DESCRIPTION,
     CHECK_URLS: (
         "Warns when two listing documents share a pretty URL name (the API then answers an "
         "error for that name; the legacy loader let such clashes through) or when a name does "

@@ -1,12 +1,14 @@
 """NCI Thesaurus concepts: their display names and the walk through the hierarchies.
 
-The walk (spec 02 section 3.3) starts at the roots C7057 (Disease, Disorder or Finding) and
+The walk (docs/behaviour-notes.md#evs-walk) starts at the roots C7057 (Disease, Disorder or Finding)
+and
 C1908 (Drug, Food, Chemical or Biomedical Material) and fetches the children of every concept
 fetched, depth first by batch of at most 500 codes, until no new code is left or ``limit``
 concepts are reached (fetched ones plus the children waiting in the current step). It is given
 the fetching function, so the EVS client (with its retries) and a local copy are alike to it.
 
-The name of a concept (section 3.4) is its first non-empty CTRP ``DN`` synonym, else its
+The name of a concept (docs/behaviour-notes.md#trial-listing-groups) is its first non-empty CTRP
+``DN`` synonym, else its
 ``Display_Name``, else its ``Preferred_Name`` (of synonyms not from CTRP, the last of each type
 wins), else ``[NO DISPLAY NAME]``; whitespace runs become one space.
 """

@@ -1,16 +1,15 @@
-"""The ``ctl`` rows of group ``trials`` the load reads (spec 02 section 0.3).
+"""The ``ctl`` rows of group ``trials`` the load reads (docs/behaviour-notes.md#control-values).
 
 ``labels`` (trial types), ``tokens`` (words kept as they are in normalized names) and
-``overrides`` must be there; ``listing-info`` and ``trial-type-info`` (index settings and
-strict mappings) fall back to the packaged copies in ``mappings/``, as the dictionary loads do,
-and the result says where each came from. Everything is read and validated before EVS is
-called, so a bad override fails the run at once.
+``overrides`` must be there, and so must ``listing-info`` and ``trial-type-info`` (index
+settings and strict mappings, :mod:`cdr_dagster.cdr.index_definitions`). Everything is read
+and validated before EVS is called, so a bad override or a missing definition fails the run at
+once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
@@ -29,7 +28,6 @@ TOKENS = "tokens"
 OVERRIDES = "overrides"
 LISTING_INFO = "listing-info"
 TRIAL_TYPE_INFO = "trial-type-info"
-MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 
 
 class TrialControlError(ValueError):
@@ -55,9 +53,9 @@ def _required(conn: Connection, name: str) -> str:
 
 
 def index_definition(conn: Connection, name: str) -> IndexDefinition:
-    """The index definition in ctl ``trials/{name}``, or the packaged copy without one."""
+    """The index definition in ctl ``trials/{name}`` (an error naming the row without one)."""
     try:
-        return read_index_definition(conn, CONTROL_GROUP, name, MAPPINGS_DIR / f"{name}.json")
+        return read_index_definition(conn, CONTROL_GROUP, name)
     except IndexDefinitionError as exc:
         # The load reports trials ctl problems as TrialControlError; the JSON error stays the cause.
         raise TrialControlError(str(exc)) from exc.__cause__

@@ -1,8 +1,10 @@
-"""Concepts grouped by display name, the overrides applied, and the documents (spec 02 3.4-3.5).
+"""Concepts grouped by display name, the overrides applied, and the documents
+(docs/behaviour-notes.md#trial-listing-groups).
 
 - Concepts whose names are equal ignoring case form one group, named after the first of them
   in fetch order; the codes C138195 and C131913 are left out. Groups are in key order.
-- Each group's URL is the pretty-URL rule (spec 02 section 0.5) applied to the key; a URL over
+- Each group's URL is the pretty-URL rule (docs/behaviour-notes.md#pretty-urls) applied to the key;
+  a URL over
   75 characters is dropped (null) with a warning.
 - An override applies to the group holding any of its codes. A group matching two overrides,
   or an override whose codes fall in two groups, is an error. ``<BLANK>`` makes the URL null,

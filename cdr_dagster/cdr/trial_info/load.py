@@ -1,6 +1,6 @@
 """One trial listing load: documents built, two new indexes, checks, one alias swap.
 
-:func:`build_listing` makes the documents (spec 02 section 3.6 step 1) from one of:
+:func:`build_listing` makes the documents (docs/behaviour-notes.md#trial-listing-info) from one of:
 
 - the EVS walk (a fetching function, see :mod:`.concepts`), the normal case;
 - a cached ``concepts-*.json`` file (legacy option ``concepts``): grouping and overrides apply;
@@ -52,12 +52,19 @@ from cdr_dagster.cdr.trial_info.groups import (
 )
 from cdr_dagster.cdr.trial_info.overrides import MAX_URL_LENGTH
 from cdr_dagster.search.backends import SearchBackend
+from cdr_dagster.search.bulk import MAX_BYTES, MAX_DOCUMENTS
 from cdr_dagster.search.indexes import (
     KEEP_DAYS,
     CheckOutcome,
     IndexLoad,
     LoadStats,
     swap_aliases,
+)
+from cdr_dagster.search.size_check import (
+    DEFAULT_MAX_SHRINK_PERCENT,
+    NewIndex,
+    compare_with_live,
+    live_count,
 )
 
 LISTING_ALIAS = "listinginfov1"
@@ -436,11 +443,16 @@ def run_load(
     alias_prefix: str = "",
     keep_indexes: int = KEEP_INDEXES,
     keep_days: int = KEEP_DAYS,
+    max_shrink_percent: float = DEFAULT_MAX_SHRINK_PERCENT,
+    accept_shrink: bool = False,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_BYTES,
     output_dir: str | Path = ".",
     dump_files: bool = False,
     log: Log = _quiet,
 ) -> TrialLoadResult:
-    """Load ``build`` into ``backend`` (None: test mode); see the module docstring."""
+    """Load ``build`` into ``backend`` (None: test mode), ``max_documents`` or ``max_bytes``
+    per bulk request; see the module docstring."""
     now = now or datetime.now()
     stamp = now.strftime(STAMP_FORMAT)
     folder = Path(output_dir)
@@ -452,27 +464,50 @@ def run_load(
     if backend is None:
         result.files += [str(p) for p in write_test_files(folder, stamp, build)]
         result.checks = check_indexes(build, build.listing, build.labels)
+        sizes = [
+            NewIndex(LISTING_ALIAS, f"{LISTING_FILE}-{stamp}.json", len(build.listing)),
+            NewIndex(TRIAL_TYPE_ALIAS, f"{TRIAL_TYPE_FILE}-{stamp}.json", len(build.labels)),
+        ]
+        result.checks.append(
+            compare_with_live(
+                sizes, [None, None], max_shrink_percent=max_shrink_percent, compared=False
+            )
+        )
         if not result.passed:
             raise ChecksFailedError(result)
         return result
 
     listing_alias = f"{alias_prefix}{LISTING_ALIAS}"
     trial_type_alias = f"{alias_prefix}{TRIAL_TYPE_ALIAS}"
+    bulk = {"max_documents": max_documents, "max_bytes": max_bytes}
     with (
-        IndexLoad(backend, listing_alias, control.listing_definition.body, now, log=log) as info,
         IndexLoad(
-            backend, trial_type_alias, control.trial_type_definition.body, now, log=log
+            backend, listing_alias, control.listing_definition.body, now, log, **bulk
+        ) as info,
+        IndexLoad(
+            backend, trial_type_alias, control.trial_type_definition.body, now, log, **bulk
         ) as types,
     ):
         result.listing_stats, result.trial_type_stats = info.stats, types.stats
         info.load((None, document) for document in build.listing)
         types.load((None, document) for document in build.labels)
-        info.verify_count()
-        types.verify_count()
+        sizes = [
+            NewIndex(info.alias, info.index, info.verify_count()),
+            NewIndex(types.alias, types.index, types.verify_count()),
+        ]
         result.checks = check_indexes(
             build,
             (source for _, source in backend.documents(info.index)),
             (source for _, source in backend.documents(types.index)),
+        )
+        result.checks.append(
+            compare_with_live(
+                sizes,
+                [live_count(backend, size.alias) for size in sizes],
+                max_shrink_percent=max_shrink_percent,
+                accept_shrink=accept_shrink,
+                compared=not limited,
+            )
         )
         for check in result.checks:
             log(f"check {check.name}: {'passed' if check.passed else 'FAILED'}: {check.summary}")

@@ -1,4 +1,5 @@
-"""The hand-curated overrides of ctl ``trials/overrides`` (spec 02 section 3.4).
+"""The hand-curated overrides of ctl ``trials/overrides``
+(docs/behaviour-notes.md#trial-listing-groups).
 
 Each line is ``CODES|LABEL|URL``: a comma list of concept codes (stripped, upper-cased, none
 empty), a label that replaces the group's name (or ``<INHERIT>`` to keep it), and a URL name

@@ -1,7 +1,8 @@
 """Demo stand-in for ``Publishing/CheckHotfixRemove.py``: documents to remove from Cancer.gov.
 
 Usage: ``python CheckHotfixRemove.py --test|--live``. Lists the documents on Cancer.gov
-(``pub_proc_cg``) whose status now calls for removal (spec 01 8.3): glossary names no longer
+(``pub_proc_cg``) whose status now calls for removal
+(docs/behaviour-notes.md#weekly-post-publishing): glossary names no longer
 approved, drug terms taken offline, genetics professionals left out of the directory. Mails
 Hotfix Remove Notification (Test Publishing Notification in test mode); sends nothing when
 there are no candidates.
