@@ -29,8 +29,10 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 TIERS = ("DEV", "QA", "STAGE", "PROD")
 
@@ -199,3 +201,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sftp_host_key_policy=policy,
         script_env_allow=script_env_allow(env.get(SCRIPT_ENV_ALLOW_VARIABLE)),
     )
+
+
+def cdr_today() -> date:
+    """Today's date where the CDR runs (America/New_York), whatever the host's time zone: a
+    report or a notice dated by the host's clock would be a day ahead every evening on a UTC
+    host."""
+    return datetime.now(ZoneInfo(TIMEZONE)).date()

@@ -37,6 +37,7 @@ from cdr_dagster.cdr.schema import (
 from cdr_dagster.cdr.xml import parse_xml
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.settings import cdr_today
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.queue_fixtures import job_resources
 from cdr_dagster_tests.services.smtp import _free_port
@@ -238,7 +239,7 @@ def test_contact_selection_for_every_status(cdr_db):
 def partners(cdr_db, tmp_path: Path):
     """Export 20001 (week 10), its change counts, texts, groups and three partners:
     Acme (A, never notified), Trial Co (T, expiring today+1) and Old Trial (T, expired)."""
-    today = date.today()
+    today = cdr_today()
     add_export(cdr_db, 19990, datetime(2025, 2, 1), subset="Interim-Export", status="Failure")
     add_export(cdr_db, 20001, STARTED)
     add_export(cdr_db, 20002, datetime(2025, 3, 8), subset="Export", status="Failure")
@@ -306,7 +307,7 @@ def mails(mailbox) -> list[tuple[str, list[str], str]]:
 
 
 def test_live_run_on_prod(cdr_db, mailbox, partners):
-    today = date.today()
+    today = cdr_today()
     result = notify(cdr_db, mailbox, partners, mode="live")
     assert result.success
     sent = mails(mailbox)
@@ -484,7 +485,7 @@ def test_resume_after_a_relay_failure_mails_nobody_twice(cdr_db, mailbox, partne
     try:
         db = checked_db(cdr_db)
         flaky = EmailResource(tier="PROD", smtp_host="127.0.0.1", smtp_port=port, cdr_db=db)
-        settings = NotifySettings(mode="live", tier="PROD", basedir=partners, today=date.today())
+        settings = NotifySettings(mode="live", tier="PROD", basedir=partners, today=cdr_today())
 
         def via(resource):
             return lambda subject, body, to: resource.send(
@@ -702,7 +703,7 @@ def test_a_second_contact_with_a_notified_address_is_skipped_and_logged(cdr_db, 
 def test_notif_date_is_the_database_clock_not_the_hosts(cdr_db, mailbox, partners):
     db = checked_db(cdr_db)
     good = EmailResource(tier="PROD", smtp_host=mailbox.host, smtp_port=mailbox.port, cdr_db=db)
-    settings = NotifySettings(mode="live", tier="PROD", basedir=partners, today=date.today())
+    settings = NotifySettings(mode="live", tier="PROD", basedir=partners, today=cdr_today())
 
     def send(subject, body, to):
         good.send(subject, body, to=to, html=True, tier_prefix=False)

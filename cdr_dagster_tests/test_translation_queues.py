@@ -29,6 +29,7 @@ from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.schedules import load_schedules
+from cdr_dagster.settings import cdr_today
 from cdr_dagster_tests.queue_fixtures import op_metadata
 from cdr_dagster_tests.shipped_schedules import shipped_schedule_file
 from cdr_dagster_tests.test_data_partners_rows import checked_db
@@ -128,7 +129,7 @@ def test_weekly_media_to_the_team_leads(cdr_db, mailbox, rows):
     assert mail.rcpt_tos == ["carlos.morales@nci.example.gov", "elena.garcia@nci.example.gov"]
     page = page_of(message)
     assert texts(page, "title") == texts(page, "h3") == ["New Media Translation Jobs"]
-    assert f"Report date: {date.today().isoformat()}" in texts(page, "p")[0]
+    assert f"Report date: {cdr_today().isoformat()}" in texts(page, "p")[0]
     assert tables(page) == [
         (
             "Ready For Translation",

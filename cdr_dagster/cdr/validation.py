@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from cdr_dagster.cdr.control_documents import document_type_id, install_control_document
 from cdr_dagster.cdr.schema import all_docs, doc_type, document
 from cdr_dagster.cdr.sql import iequals
 
@@ -162,37 +163,13 @@ def install_schema(
     if conn.dialect.name == "mssql":
         raise SchemaError("install_schema is for the demo and test databases, never the CDR")
     now = now or datetime.now()
-    type_id = conn.execute(
-        select(doc_type.c.id).where(iequals(doc_type.c.name, SCHEMA_DOC_TYPE))
-    ).scalar_one_or_none()
-    if type_id is None:
-        type_id = conn.execute(
-            insert(doc_type).values(
-                name=SCHEMA_DOC_TYPE, format=1, created=now, comment="XML schemas"
-            )
-        ).inserted_primary_key[0]
-    existing = conn.execute(
-        select(all_docs.c.id).where(all_docs.c.doc_type == type_id, all_docs.c.title == title)
-    ).scalar_one_or_none()
-    if existing is not None:
-        conn.execute(update(all_docs).where(all_docs.c.id == existing).values(xml=xml))
-        doc_id = existing
-    else:
-        if doc_id is None:
-            next_id = select(func.coalesce(func.max(all_docs.c.id), 0) + 1)
-            doc_id = conn.execute(next_id).scalar_one()
-        conn.execute(
-            insert(all_docs).values(
-                id=doc_id,
-                doc_type=type_id,
-                title=title,
-                xml=xml,
-                val_status="V",
-                val_date=now,
-                active_status="A",
-                comment="cdr-dagster schema",
-            )
-        )
+    type_id = document_type_id(conn, SCHEMA_DOC_TYPE, "XML schemas", now)
+    existing = select(all_docs.c.id).where(
+        all_docs.c.doc_type == type_id, all_docs.c.title == title
+    )
+    doc_id = install_control_document(
+        conn, existing, type_id, title, xml, comment="cdr-dagster schema", now=now, doc_id=doc_id
+    )
     for name in doc_types:
         conn.execute(
             update(doc_type).where(iequals(doc_type.c.name, name)).values(xml_schema=doc_id)

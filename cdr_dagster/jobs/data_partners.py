@@ -28,7 +28,7 @@ from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIMEZONE
+from cdr_dagster.settings import TIMEZONE, cdr_today
 
 LIST_TITLE = "List of PDQ Content Distribution Partners"
 LIST_SUBJECT = "PDQ Distribution Partner List"
@@ -92,7 +92,7 @@ def notify_data_partners_op(
         mode=config.mode,
         tier=email.tier.strip().upper(),
         basedir=Path(commands.basedir),
-        today=datetime.now(ZoneInfo(TIMEZONE)).date(),
+        today=cdr_today(),
         recip=config.recip or None,
         job_id=config.job,
         superlog=config.superlog,

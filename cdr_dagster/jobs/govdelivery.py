@@ -26,7 +26,7 @@ from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIMEZONE
+from cdr_dagster.settings import TIMEZONE, cdr_today
 
 REPORT_KEYS = ("english", "spanish")
 
@@ -178,7 +178,7 @@ def govdelivery_reports_op(
         if start > end:
             raise dg.Failure(f"start {start} is after end {end}")
         context.log.info(f"range {start} to {end}; {window.label}")
-        today = datetime.now(ZoneInfo(TIMEZONE)).date()
+        today = cdr_today()
         for key in config.reports:
             try:
                 tables = gd.report_tables(conn, key, start, end, context.log.info)

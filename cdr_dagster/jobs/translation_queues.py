@@ -16,9 +16,7 @@ The queries, grouping and report layout are in :mod:`cdr_dagster.cdr.translation
 Run config: ``{ops: {translation_queue_reports_op: {config: ...}}}``.
 """
 
-from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import Field
@@ -26,7 +24,7 @@ from pydantic import Field
 from cdr_dagster.lanes import lane_tags
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
-from cdr_dagster.settings import TIMEZONE
+from cdr_dagster.settings import cdr_today
 
 
 class TranslationQueueReportsConfig(dg.Config):
@@ -78,7 +76,7 @@ def translation_queue_reports_op(
     from cdr_dagster.resources.email import EmailError
 
     _check_address(config.recip)
-    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    today = cdr_today()
     test_mode = config.mode == "test"
     recip = config.recip.strip() if config.recip else None
     sent: list[dict[str, object]] = []

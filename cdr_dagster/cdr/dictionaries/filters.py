@@ -20,11 +20,12 @@ from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from cdr_dagster.cdr.control_documents import document_type_id, install_control_document
 from cdr_dagster.cdr.documents import format_cdr_id
-from cdr_dagster.cdr.schema import all_docs, doc_type, document
+from cdr_dagster.cdr.schema import doc_type, document
 from cdr_dagster.cdr.sql import iequals
 from cdr_dagster.cdr.xml import XmlError, parse_xml
 
@@ -134,30 +135,7 @@ def install_filter(
         raise FilterError("install_filter is for the demo and test databases, never the CDR")
     xml = packaged_filter(title).xml if xml is None else xml
     now = now or datetime.now()
-    type_id = conn.execute(
-        select(doc_type.c.id).where(iequals(doc_type.c.name, FILTER_DOC_TYPE))
-    ).scalar_one_or_none()
-    if type_id is None:
-        type_id = conn.execute(
-            insert(doc_type).values(
-                name=FILTER_DOC_TYPE, format=1, created=now, comment="XSL/T filters"
-            )
-        ).inserted_primary_key[0]
-    existing = conn.execute(_filters_titled(title)).first()
-    if existing is not None:
-        conn.execute(update(all_docs).where(all_docs.c.id == existing.id).values(xml=xml))
-        return existing.id
-    next_id = conn.execute(select(func.coalesce(func.max(all_docs.c.id), 0) + 1)).scalar_one()
-    conn.execute(
-        insert(all_docs).values(
-            id=next_id,
-            doc_type=type_id,
-            title=title,
-            xml=xml,
-            val_status="V",
-            val_date=now,
-            active_status="A",
-            comment="cdr-dagster filter",
-        )
+    type_id = document_type_id(conn, FILTER_DOC_TYPE, "XSL/T filters", now)
+    return install_control_document(
+        conn, _filters_titled(title), type_id, title, xml, comment="cdr-dagster filter", now=now
     )
-    return next_id
