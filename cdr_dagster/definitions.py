@@ -46,6 +46,7 @@ from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
+from cdr_dagster.job_resources import with_needed_resources
 from cdr_dagster.legacy.labels import labelled_jobs, labelled_sensors
 from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
 from cdr_dagster.resources.cms import build_cms_resource
@@ -102,8 +103,17 @@ jobs = [
     govdelivery_reports_job,
     monthly_stats_report_job,
 ]
+resources = {
+    **build_resources(settings),
+    "search_index": build_search_index_resource(),
+    "ctgov": build_ctgov_resource(),
+    "evs": build_evs_resource(),
+    "netstorage": build_netstorage_resource(),
+    "cms": build_cms_resource(),
+}
 # Jobs that replace a legacy job carry its class and name (tags, description): legacy/labels.py.
-jobs = labelled_jobs(jobs)
+# Each op job carries only the resources it uses (job_resources.py: a smaller snapshot).
+jobs = with_needed_resources(labelled_jobs(jobs), resources)
 
 defs = dg.Definitions(
     assets=assets,
@@ -123,12 +133,5 @@ defs = dg.Definitions(
         ],
         jobs,
     ),
-    resources={
-        **build_resources(settings),
-        "search_index": build_search_index_resource(),
-        "ctgov": build_ctgov_resource(),
-        "evs": build_evs_resource(),
-        "netstorage": build_netstorage_resource(),
-        "cms": build_cms_resource(),
-    },
+    resources=resources,
 )

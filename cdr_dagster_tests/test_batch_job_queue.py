@@ -444,8 +444,14 @@ def _resources_from_env(runner: type[CommandRunnerResource]) -> dict[str, object
 
 
 def dying_batch_job() -> dg.JobDefinition:
-    """run_batch_job whose worker dies after the claim (reconstructable in a new process)."""
-    defs = dg.Definitions(jobs=[run_batch_job], resources=_resources_from_env(DyingRunner))
+    """run_batch_job whose worker dies after the claim (reconstructable in a new process).
+
+    The shipped job runs its op in the run worker itself; here the op runs in a step process
+    of its own (the multiprocess executor), so that its death ends a process that is not the
+    test's, and the run is recorded as failed as run monitoring records a dead worker's run.
+    """
+    dying = run_batch_job.with_executor_def(dg.multiprocess_executor)
+    defs = dg.Definitions(jobs=[dying], resources=_resources_from_env(DyingRunner))
     return defs.resolve_job_def("run_batch_job")
 
 
