@@ -32,6 +32,7 @@ from cdr_dagster.control_sensors import (
     build_scheduled_job_request_sensor,
     production_health_sensor,
 )
+from cdr_dagster.job_resources import with_needed_resources
 from cdr_dagster.jobs.batch_jobs import run_batch_job
 from cdr_dagster.jobs.control import email_schedule_list, reload_scheduler
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
@@ -46,7 +47,6 @@ from cdr_dagster.jobs.publishing_queue import run_publishing_job
 from cdr_dagster.jobs.publishing_tasks import nightly_publishing, weekly_publishing
 from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.jobs.translation_queues import translation_queue_reports_job
-from cdr_dagster.job_resources import with_needed_resources
 from cdr_dagster.legacy.labels import labelled_jobs, labelled_sensors
 from cdr_dagster.queue_sensors import batch_job_queue_sensor, publishing_queue_sensor
 from cdr_dagster.resources.cms import build_cms_resource
