@@ -43,21 +43,22 @@ class IdleCost:
     """CPU seconds a minute of one daemon's process tree, and how many processes it held."""
 
     cpu_seconds_per_minute: float
-    processes: int
+    processes: list[str]
 
 
-def tree_cpu_seconds(root: psutil.Process) -> tuple[float, int]:
+def tree_cpu_seconds(root: psutil.Process) -> tuple[float, list[str]]:
     """CPU seconds used so far by ``root`` and every live descendant, plus what their ended
-    children used (counted when they were reaped); and the number of live processes."""
-    total, count = 0.0, 0
+    children used (counted when they were reaped); and what each live process runs."""
+    total, names = 0.0, []
     for process in [root, *root.children(recursive=True)]:
         try:
             times = process.cpu_times()
+            command = process.cmdline()
         except psutil.NoSuchProcess:  # ended meanwhile: its parent counts it once reaped
             continue
         total += times.user + times.system + times.children_user + times.children_system
-        count += 1
-    return total, count
+        names.append(" ".join(Path(part).name for part in command[:4]))
+    return total, names
 
 
 def _settled(daemon: DagsterDaemon) -> bool:
@@ -121,7 +122,7 @@ def run() -> list[str]:
     return [
         f"idle_cost: {ours.cpu_seconds_per_minute:.1f} cpu-s/min ({ratio:.2f}x one-job daemon "
         f"{base.cpu_seconds_per_minute:.1f} cpu-s/min; idle {idle_seconds:g} s, "
-        f"{ours.processes} vs {base.processes} processes; goal <= {GOAL_RATIO:g}x "
+        f"{len(ours.processes)} vs {len(base.processes)} processes; goal <= {GOAL_RATIO:g}x "
         f"{'met' if ratio <= GOAL_RATIO else 'NOT met'})"
     ]
 

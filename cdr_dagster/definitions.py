@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster import _frozen_imports  # noqa: F401 - first: Dagster, then gc.freeze()
 from cdr_dagster.admin_page_sensor import build_scheduled_job_admin_sensor
 from cdr_dagster.assets.ctgov_trials import recent_ctgov_trials, recent_ctgov_trials_job
 from cdr_dagster.assets.dictionaries import (
