@@ -8,6 +8,7 @@ from benchmarks import (
     dictionary_documents,
     dictionary_load,
     file_sweep,
+    idle_cost,
     location_load,
     log_parsing,
     queue_latency,
@@ -16,6 +17,7 @@ from benchmarks import (
 BENCHMARKS = [
     location_load,
     queue_latency,
+    idle_cost,
     dictionary_documents,
     dictionary_load,
     file_sweep,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster import _frozen_imports  # noqa: F401 - first: Dagster, then gc.freeze()
 from cdr_dagster.admin_page_sensor import build_scheduled_job_admin_sensor
 from cdr_dagster.assets.ctgov_trials import recent_ctgov_trials, recent_ctgov_trials_job
 from cdr_dagster.assets.dictionaries import (
@@ -32,6 +33,7 @@ from cdr_dagster.control_sensors import (
     build_scheduled_job_request_sensor,
     production_health_sensor,
 )
+from cdr_dagster.job_resources import with_needed_resources
 from cdr_dagster.jobs.batch_jobs import run_batch_job
 from cdr_dagster.jobs.control import email_schedule_list, reload_scheduler
 from cdr_dagster.jobs.data_partners import data_partner_list_report_job, notify_data_partners_job
@@ -102,8 +104,17 @@ jobs = [
     govdelivery_reports_job,
     monthly_stats_report_job,
 ]
+resources = {
+    **build_resources(settings),
+    "search_index": build_search_index_resource(),
+    "ctgov": build_ctgov_resource(),
+    "evs": build_evs_resource(),
+    "netstorage": build_netstorage_resource(),
+    "cms": build_cms_resource(),
+}
 # Jobs that replace a legacy job carry its class and name (tags, description): legacy/labels.py.
-jobs = labelled_jobs(jobs)
+# Each op job carries only the resources it uses (job_resources.py: a smaller snapshot).
+jobs = with_needed_resources(labelled_jobs(jobs), resources)
 
 defs = dg.Definitions(
     assets=assets,
@@ -123,12 +134,5 @@ defs = dg.Definitions(
         ],
         jobs,
     ),
-    resources={
-        **build_resources(settings),
-        "search_index": build_search_index_resource(),
-        "ctgov": build_ctgov_resource(),
-        "evs": build_evs_resource(),
-        "netstorage": build_netstorage_resource(),
-        "cms": build_cms_resource(),
-    },
+    resources=resources,
 )

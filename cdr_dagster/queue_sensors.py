@@ -19,24 +19,29 @@ Both sensors are RUNNING by default on every tier.
 Why a tick watches the queue instead of looking once: Dagster's sensor daemon starts a round
 of ticks at most every 5 s (``MIN_INTERVAL_LOOP_TIME`` in ``dagster._daemon.sensor``), so a
 single look per tick leaves a row waiting up to 5 s for the next tick, and a run process needs
-about 3 s more to start: the 10 s goal for a queued row to become a started run was missed
-under load (p95 11.7 s). A tick therefore keeps looking, every ``interval`` seconds, for up to
-the watch time, and returns as soon as it finds new rows. The watch ends before the daemon's
-next round, so the next tick starts on time (the daemon runs one tick of a sensor at a time).
+seconds more to start. A tick therefore keeps looking, every ``interval`` seconds, for up to
+the watch time, and returns as soon as it finds new rows. The daemon runs one tick of a sensor
+at a time: a round that finds the tick still watching leaves it be, and the first round after
+the watch ends starts the next tick. The default watch, 23.5 s, ends just before a round
+(rounds come every 5 s), so a row is found within a second for 23.5 s out of every 25 s,
+while the sensor ticks (and writes its tick history) every 25 s rather than every 5 s: an
+idle queue costs one cheap query a second, not a tick every round
+(docs/architecture.md, "Idle cost").
 
 Settings, read from the environment:
 
 - ``CDR_BATCH_QUEUE_INTERVAL_SECONDS`` and ``CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS``: seconds
   between two looks (default 1; the legacy swept every 2 minutes). Also the sensors' minimum
   interval, read when the code location loads: anything under 5 s ticks on every round.
-- ``CDR_QUEUE_WATCH_SECONDS``: how long one tick keeps looking (default 3.5; 0 is one look
-  per tick), checked when the code location loads and read at each tick. Watching needs the
-  instance to evaluate sensors in threads (``sensors: use_threads: true`` in ``dagster.yaml``,
-  as shipped); otherwise set it to 0, or the watches of the two sensors would delay every
-  other sensor.
+- ``CDR_QUEUE_WATCH_SECONDS``: how long one tick keeps looking (default 23.5; 0 is one look
+  per tick; under 50, as Dagster gives a sensor evaluation 60 s), checked when the code
+  location loads and read at each tick. A value 1.5 s under a multiple of 5 s wastes the least
+  time between two watches. Watching needs the instance to evaluate sensors in threads
+  (``sensors: use_threads: true`` in ``dagster.yaml``, as shipped); otherwise set it to 0, or
+  the watches of the two sensors would delay every other sensor.
 
-A look is one indexed query; the connection is held for the watch, with no transaction left
-open between looks.
+A look is one indexed query on a connection in autocommit mode, held for the watch: no
+transaction is opened, so none is left open between looks.
 """
 
 import json
@@ -79,9 +84,11 @@ BATCH_INTERVAL_VARIABLE = "CDR_BATCH_QUEUE_INTERVAL_SECONDS"
 PUBLISHING_INTERVAL_VARIABLE = "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS"
 WATCH_VARIABLE = "CDR_QUEUE_WATCH_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 1
-DEFAULT_WATCH_SECONDS = 3.5
-#: Dagster's sensor daemon starts a round of ticks every 5 s; a watch must end before the next.
+DEFAULT_WATCH_SECONDS = 23.5
+#: Dagster's sensor daemon starts a round of ticks every 5 s.
 DAEMON_ROUND_SECONDS = 5.0
+#: Dagster fails a sensor evaluation after 60 s (its gRPC timeout); a watch ends well before.
+MAX_WATCH_SECONDS = 50.0
 #: Most rows requested in one tick; the rest wait for the next tick.
 MAX_ROWS_PER_TICK = 100
 
@@ -97,10 +104,10 @@ def interval_seconds(variable: str, environ: Mapping[str, str] | None = None) ->
 
 
 def watch_seconds(environ: Mapping[str, str] | None = None) -> float:
-    """How long one tick keeps looking at its queue (``CDR_QUEUE_WATCH_SECONDS``, default 3.5;
-    0 means one look per tick). It must end before the daemon's next round (under 5 s)."""
+    """How long one tick keeps looking at its queue (``CDR_QUEUE_WATCH_SECONDS``, default 23.5;
+    0 means one look per tick). It must end well before Dagster's 60 s limit (under 50 s)."""
     env = os.environ if environ is None else environ
-    return seconds_setting(env, WATCH_VARIABLE, DEFAULT_WATCH_SECONDS, under=DAEMON_ROUND_SECONDS)
+    return seconds_setting(env, WATCH_VARIABLE, DEFAULT_WATCH_SECONDS, under=MAX_WATCH_SECONDS)
 
 
 def _report_exhausted(
@@ -153,9 +160,11 @@ def _tick(
     deadline = time.monotonic() + watch_seconds()
     attempts: dict[int, Attempt] = {}  # decided once per row and tick
     with cdr_db.connect() as conn:
+        # Autocommit: a look is the query alone (no BEGIN and ROLLBACK around it), and no
+        # transaction stays open while the tick waits.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         while True:
             rows = pending(conn, limit=MAX_ROWS_PER_TICK)
-            conn.rollback()  # no transaction stays open while the tick waits
             for row in rows:
                 if row.id not in attempts:
                     runs = runs_of_row(context.instance, kind, row.id, sensor_name)
@@ -233,7 +242,7 @@ watch_seconds()  # a bad value stops the code location from loading, naming it
         "Finds batch_job rows in status Queued (long reports queued by CDR admin pages) and "
         "requests one run of run_batch_job per row, run key batch-{id}. Replaces the legacy "
         "batch_job_queue.Sweeper. Each tick watches the queue for up to "
-        "CDR_QUEUE_WATCH_SECONDS (default 3.5 s), looking every "
+        "CDR_QUEUE_WATCH_SECONDS (default 23.5 s), looking every "
         "CDR_BATCH_QUEUE_INTERVAL_SECONDS (default 1 s), and returns as soon as a row waits."
     ),
 )
@@ -264,7 +273,7 @@ def batch_job_queue_sensor(
     description=(
         "Finds pub_proc rows in status Ready and requests one run of run_publishing_job per "
         "row, run key pub-{id}. Replaces the legacy publishing_queue.Sweeper. Each tick "
-        "watches the queue for up to CDR_QUEUE_WATCH_SECONDS (default 3.5 s), looking every "
+        "watches the queue for up to CDR_QUEUE_WATCH_SECONDS (default 23.5 s), looking every "
         "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS (default 1 s), and returns as soon as a job "
         "is Ready."
     ),

@@ -368,24 +368,27 @@ def queue_daemon(
     basedir: Path,
     interval_seconds: int | None = None,
     extra_env: dict[str, str] | None = None,
+    location_module: str = LOCATION_MODULE,
 ) -> Iterator[DagsterDaemon]:
     """A :class:`DagsterDaemon` (not yet started) on a fresh PostgreSQL instance database.
 
     ``home`` becomes DAGSTER_HOME, with the repository's dagster.yaml and a workspace naming
-    the queue location; the CDR database is ``cdr_url`` and the scripts live in ``basedir``.
-    The sensors look every ``interval_seconds`` (default: the shipped default) and watch for
-    the shipped time; ``extra_env`` adds to the daemon's environment (e.g. the SMTP server of
-    the location's mail resource). The instance database is dropped afterwards, once every
-    started process is ended.
+    ``location_module`` (default the queue location); the CDR database is ``cdr_url`` and the
+    scripts live in ``basedir``. The sensors look every ``interval_seconds`` (default: the
+    shipped default) and watch for the shipped time; ``extra_env`` adds to the daemon's
+    environment (e.g. the SMTP server of the location's mail resource). Python writes the
+    compiled modules under ``home`` (as a deployed code location has them; the test machine
+    may forbid writing them next to the sources). The instance database is dropped afterwards,
+    once every started process is ended.
     """
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     (home / "workspace.yaml").write_text(
         "load_from:\n"
         "  - python_module:\n"
-        f"      module_name: {LOCATION_MODULE}\n"
+        f"      module_name: {location_module}\n"
         f"      working_directory: {REPO}\n"
-        "      location_name: cdr_dagster_queues\n"
+        f"      location_name: {location_module.rsplit('.', 1)[-1]}\n"
     )
     with temporary_database("dagster_queue") as instance_url:
         parsed = make_url(instance_url)
@@ -404,6 +407,8 @@ def queue_daemon(
                 p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
             ),
         }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
         for variable in (BATCH_INTERVAL_VARIABLE, PUBLISHING_INTERVAL_VARIABLE, WATCH_VARIABLE):
             env.pop(variable, None)  # the shipped defaults, whatever this process has
         if interval_seconds is not None:

@@ -7,7 +7,9 @@ folder under the base folder) and ``CDR_BATCH_QUEUE_INTERVAL_SECONDS`` (the sens
 as in production). Besides the queues it holds what their runs' lifecycle needs: the
 run-failure mail, the canceled-run sensor, the health job (its lane is tested against a full
 run queue), and, when ``CDR_TEST_SCHEDULES`` names a schedules.yaml, that file's schedules of
-``smoke_test`` (the misfire policy is tested across a daemon restart).
+``smoke_test`` (the misfire policy is tested across a daemon restart). It loads as
+``definitions.py`` does: Dagster first, then a garbage-collector freeze
+(``cdr_dagster._frozen_imports``), so its run workers start as the production ones.
 """
 
 import os
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from cdr_dagster import _frozen_imports  # noqa: F401 - first, as in definitions.py
 from cdr_dagster.jobs.batch_jobs import run_batch_job
 from cdr_dagster.jobs.health import notify_production_health
 from cdr_dagster.jobs.publishing_queue import run_publishing_job

@@ -444,8 +444,14 @@ def _resources_from_env(runner: type[CommandRunnerResource]) -> dict[str, object
 
 
 def dying_batch_job() -> dg.JobDefinition:
-    """run_batch_job whose worker dies after the claim (reconstructable in a new process)."""
-    defs = dg.Definitions(jobs=[run_batch_job], resources=_resources_from_env(DyingRunner))
+    """run_batch_job whose worker dies after the claim (reconstructable in a new process).
+
+    The shipped job runs its op in the run worker itself; here the op runs in a step process
+    of its own (the multiprocess executor), so that its death ends a process that is not the
+    test's, and the run is recorded as failed as run monitoring records a dead worker's run.
+    """
+    dying = run_batch_job.with_executor_def(dg.multiprocess_executor)
+    defs = dg.Definitions(jobs=[dying], resources=_resources_from_env(DyingRunner))
     return defs.resolve_job_def("run_batch_job")
 
 
@@ -629,14 +635,43 @@ def test_a_watching_tick_with_nothing_queued_skips_when_its_watch_is_over(
     assert result.skip_message == "no Queued batch jobs waiting"
 
 
+def test_a_watching_tick_holds_no_transaction_open_between_looks(
+    cdr_db: Engine, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every look is a query in autocommit mode: the CDR database never sees the sensor's
+    connection idle inside a transaction (which would hold locks and snapshots for the watch)."""
+    monkeypatch.setenv(WATCH_VARIABLE, "2")
+    states: list[str] = []
+    with cdr_db.connect() as watcher:
+        watcher.execution_options(isolation_level="AUTOCOMMIT")
+        own_pid = watcher.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        tick = threading.Thread(
+            target=lambda: batch_job_queue_sensor(sensor_context(instance, cdr_db))
+        )
+        tick.start()
+        while tick.is_alive():
+            states.extend(
+                watcher.exec_driver_sql(
+                    "SELECT state FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid != %s AND state IS NOT NULL",
+                    (own_pid,),
+                ).scalars()
+            )
+            time.sleep(0.05)
+        tick.join()
+    assert states, "no connection of the sensor was ever seen by the database"
+    assert "idle in transaction" not in states, f"states seen during the watch: {set(states)}"
+
+
 def test_watch_time_comes_from_the_environment() -> None:
-    assert watch_seconds({}) == 3.5
+    assert watch_seconds({}) == 23.5  # just under five 5 s daemon rounds
     assert watch_seconds({WATCH_VARIABLE: "0"}) == 0
     assert watch_seconds({WATCH_VARIABLE: " 2.5 "}) == 2.5
     with pytest.raises(SettingsError, match="CDR_QUEUE_WATCH_SECONDS='long'"):
         watch_seconds({WATCH_VARIABLE: "long"})
-    with pytest.raises(SettingsError, match="'5' must be at least 0 and under 5 seconds"):
-        watch_seconds({WATCH_VARIABLE: "5"})
+    assert watch_seconds({WATCH_VARIABLE: "48.5"}) == 48.5
+    with pytest.raises(SettingsError, match="'50' must be at least 0 and under 50 seconds"):
+        watch_seconds({WATCH_VARIABLE: "50"})
     with pytest.raises(SettingsError, match="'-1'"):
         watch_seconds({WATCH_VARIABLE: "-1"})
     with pytest.raises(SettingsError, match="'nan' is not a number of seconds"):

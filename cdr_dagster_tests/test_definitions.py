@@ -78,8 +78,8 @@ def test_bad_tier_stops_the_code_location_with_a_clear_error() -> None:
     [
         (
             "CDR_QUEUE_WATCH_SECONDS",
-            "9",
-            "CDR_QUEUE_WATCH_SECONDS='9' must be at least 0 and under 5",
+            "90",
+            "CDR_QUEUE_WATCH_SECONDS='90' must be at least 0 and under 50",
         ),
         ("CDR_BATCH_QUEUE_INTERVAL_SECONDS", "0.5", "'0.5' is not a whole number of seconds"),
     ],
