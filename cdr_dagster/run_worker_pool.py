@@ -150,8 +150,6 @@ def same_python(executable: str | None, python: str = sys.executable) -> bool:
         return False
     first, second = os.path.abspath(executable), os.path.abspath(python)
     try:
-        return os.path.dirname(first) == os.path.dirname(second) and os.path.samefile(
-            first, second
-        )
+        return os.path.dirname(first) == os.path.dirname(second) and os.path.samefile(first, second)
     except OSError:
         return False

@@ -209,9 +209,7 @@ def test_queue_runs_start_in_warm_workers_and_cancel_with_sigterm(
 
 
 @pytest.mark.timeout(600)
-def test_warm_workers_off_launches_through_the_code_server(
-    cdr_db: Engine, tmp_path: Path
-) -> None:
+def test_warm_workers_off_launches_through_the_code_server(cdr_db: Engine, tmp_path: Path) -> None:
     basedir = write_cdr_scripts(tmp_path / "cdr", engine_url(cdr_db))
     home = tmp_path / "dagster_home"
     with queue_daemon(home, engine_url(cdr_db), basedir) as daemon:
@@ -225,8 +223,10 @@ def test_warm_workers_off_launches_through_the_code_server(
         job_id = insert_batch_job(cdr_db, "Quiet Report")
         instance = daemon.instance
         wait_for(
-            lambda: runs_of_batch_job(instance, job_id)
-            and runs_of_batch_job(instance, job_id)[0].is_finished,
+            lambda: (
+                runs_of_batch_job(instance, job_id)
+                and runs_of_batch_job(instance, job_id)[0].is_finished
+            ),
             SETTLE_SECONDS,
             f"the run of batch job {job_id} to finish",
             explain=daemon.log_tail,
