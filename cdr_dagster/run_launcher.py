@@ -71,7 +71,8 @@ class HostRunLauncher(DefaultRunLauncher):
     ) -> None:
         super().__init__(inst_data=inst_data)
         self.warm_workers = warm_workers and sys.platform != "win32"
-        self._spare: SpareWorker | None = None
+        # Starts no process until the first launch (only the daemon launches runs).
+        self._spare = SpareWorker() if self.warm_workers else None
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -92,14 +93,18 @@ class HostRunLauncher(DefaultRunLauncher):
         host = _code_server_host(context)
         if host is not None and self._launch_warm(run, host):
             return
-        if host is not None:
-            self._instance.add_run_tags(run.run_id, {WORKER_HOST_TAG: host})
+        tags = {WORKER_HOST_TAG: host} if host is not None else {}
+        if run.tags.get(WORKER_PID_TAG):
+            # A re-execution copies its parent's tags: that worker is not this run's.
+            tags.update({WORKER_PID_TAG: "", WORKER_STARTED_TAG: ""})
+        if tags:
+            self._instance.add_run_tags(run.run_id, tags)
         super().launch_run(context)
 
     def _launch_warm(self, run: DagsterRun, host: str) -> bool:
         """Hand ``run`` to the spare run worker; False when this run cannot go that way."""
         origin = run.job_code_origin
-        if not self.warm_workers or origin is None or not is_this_host(host):
+        if self._spare is None or origin is None or not is_this_host(host):
             return False
         if not same_python(origin.executable_path):
             return False
@@ -114,8 +119,6 @@ class HostRunLauncher(DefaultRunLauncher):
                 set_exit_code_on_failure=True,
             )
         )
-        if self._spare is None:
-            self._spare = SpareWorker()
         try:
             worker = self._spare.hand_over(payload)
         except SpareUnavailableError as exc:
@@ -144,7 +147,7 @@ class HostRunLauncher(DefaultRunLauncher):
         """Cancel a run: a warm-started worker on this host gets SIGTERM (Dagster's run worker
         turns it into an orderly cancel); any other run goes the default launcher's way."""
         run = self._instance.get_run_by_id(run_id)
-        if run is None or run.is_finished or WORKER_PID_TAG not in run.tags:
+        if run is None or run.is_finished or not run.tags.get(WORKER_PID_TAG):
             return super().terminate(run_id)
         record = _tagged_worker(run)
         if record is None or not is_this_host(record.host):

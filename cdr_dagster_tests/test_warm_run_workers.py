@@ -5,13 +5,16 @@ it died); the launcher through a real ``dagster-daemon`` on PostgreSQL storage: 
 handed to warm workers (tags, engine events, the worker's own pid event agree), the next spare
 is waiting afterwards, a run is canceled from another process (as the webserver's Terminate
 button does) with SIGTERM to its worker, its script ends and its row is settled, and a daemon
-configured with ``warm_workers: false`` launches through the code server as Dagster does.
+configured with ``warm_workers: false`` launches through the code server as Dagster does (and
+blanks the warm-worker tags a re-executed run copied from its parent).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from cdr_dagster_tests.queue_fixtures import (
 )
 
 SETTLE_SECONDS = 240
+REPO = Path(__file__).resolve().parents[1]
 PID_EVENT = re.compile(r"Started process for run \(pid: (\d+)\)")
 
 
@@ -237,3 +241,32 @@ def test_warm_workers_off_launches_through_the_code_server(cdr_db: Engine, tmp_p
         assert run.tags[WORKER_HOST_TAG]
         assert not any("warm run worker" in m for m in _engine_messages(instance, run.run_id))
         assert _spares_under(daemon.process.pid) == []
+
+        # A run that carries a warm worker's tags from the run it re-executes: they are blanked
+        # at launch, so neither the health check nor Terminate takes that old process for
+        # this run's worker.
+        launched = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                *("job", "launch", "-w", str(home / "workspace.yaml"), "-j", "smoke_test"),
+                *("-c", str(REPO / "examples" / "smoke_test.yaml")),
+                "--tags",
+                json.dumps({WORKER_PID_TAG: str(os.getpid()), WORKER_STARTED_TAG: "1.0"}),
+            ],
+            cwd=home,
+            env=daemon.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert launched.returncode == 0, launched.stderr
+        smoke = dg.RunsFilter(job_name="smoke_test")
+        wait_for(
+            lambda: any(r.is_finished for r in instance.get_runs(filters=smoke)),
+            SETTLE_SECONDS,
+            "the smoke_test run to finish",
+            explain=daemon.log_tail,
+        )
+        (run,) = instance.get_runs(filters=smoke)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags[WORKER_PID_TAG] == "" and run.tags[WORKER_STARTED_TAG] == ""
