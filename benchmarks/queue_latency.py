@@ -14,9 +14,12 @@ tick starting on the daemon's next 5 s round). Rows arrive at random moments of 
 cycle, gaps between two watches included. The baseline is
 the legacy scheduler's 2-minute sweep: a row waited 60 s on average (120 s at worst) before it
 was even picked up.
-Environment: ``CDR_BENCH_QUEUE_ROWS`` (rows per interval, default 20, at least 10) and
+Runs start in warm run workers, as shipped (``HostRunLauncher``: a process that has imported
+Dagster waits for the next run; the warm-up row also starts the first spare).
+Environment: ``CDR_BENCH_QUEUE_ROWS`` (rows per interval, default 20, at least 10),
 ``CDR_BENCH_QUEUE_INTERVALS`` (comma-separated look intervals in seconds, default the shipped
-one; e.g. ``1,10`` adds a comparison).
+one; e.g. ``1,10`` adds a comparison) and ``CDR_BENCH_QUEUE_COLD=1`` (adds the figures with
+``warm_workers: false``: every run a new process of the code server, as Dagster launches it).
 """
 
 from __future__ import annotations
@@ -104,8 +107,21 @@ def _cycle_seconds(interval_seconds: int) -> float:
     return max(float(interval_seconds), rounds * DAEMON_ROUND_SECONDS)
 
 
-def measure(interval_seconds: int, rows: int, seed: int = 20250704) -> list[Sample]:
-    """Latencies of ``rows`` rows through a daemon whose sensor looks every ``interval_seconds``."""
+def _launch_cold(home: Path) -> None:
+    """Turn the warm run workers off in the daemon's copy of ``dagster.yaml``."""
+    config = home / "dagster.yaml"
+    marker = "  class: HostRunLauncher\n"
+    text = config.read_text()
+    if marker not in text:
+        raise RuntimeError(f"{config} names no HostRunLauncher to configure")
+    config.write_text(text.replace(marker, marker + "  config:\n    warm_workers: false\n"))
+
+
+def measure(
+    interval_seconds: int, rows: int, seed: int = 20250704, warm: bool = True
+) -> list[Sample]:
+    """Latencies of ``rows`` rows through a daemon whose sensor looks every
+    ``interval_seconds`` (``warm``: with the shipped warm run workers)."""
     pick = random.Random(seed)
     with (
         tempfile.TemporaryDirectory(prefix="cdr-queue-bench-") as scratch,
@@ -117,6 +133,8 @@ def measure(interval_seconds: int, rows: int, seed: int = 20250704) -> list[Samp
             basedir = write_cdr_scripts(Path(scratch) / "cdr", cdr_url)
             home = Path(scratch) / "dagster_home"
             with queue_daemon(home, cdr_url, basedir, interval_seconds) as daemon:
+                if not warm:
+                    _launch_cold(home)
                 daemon.start()
                 _one_row(engine, daemon, "Quiet Report")  # warm-up: code server loading
                 samples = []
@@ -157,6 +175,8 @@ def run() -> list[str]:
     for interval in intervals:
         suffix = "" if interval == default else f"_interval{interval}s"
         lines.extend(_lines(interval, measure(interval, rows), suffix))
+    if os.environ.get("CDR_BENCH_QUEUE_COLD") == "1":
+        lines.extend(_lines(default, measure(default, rows, warm=False), "_cold"))
     return lines
 
 
