@@ -1,30 +1,31 @@
 """Idle cost: CPU seconds a minute that the real daemon's process tree spends with nothing to do.
 
 A real ``dagster-daemon`` runs the repository's ``dagster.yaml`` on a temporary PostgreSQL
-instance database (as the queue-latency benchmark does), once serving the full code location
+instance database (as the queue-latency benchmark does), one serving the full code location
 (``cdr_dagster.definitions``, on a temporary PostgreSQL CDR database with an empty schema and
 the demo's stand-ins for the health check's pages: every sensor and schedule of the DEV tier as
-shipped, nothing queued) and once serving the one-job baseline location
-(``benchmarks.one_job_location``: what Dagster itself costs). Each daemon first settles (every
-daemon has sent a heartbeat and ``CDR_BENCH_IDLE_SETTLE_SECONDS``, default 20, have passed),
-then idles for ``CDR_BENCH_IDLE_SECONDS`` (default 60). The cost is the CPU time (user and
-system) of the whole process tree over that time: the daemon, its code server and their
-children, including children that ended (counted by their parent's ``children_user`` and
+shipped, nothing queued) and one serving the one-job baseline location
+(``benchmarks.one_job_location``: what Dagster itself costs). The two run side by side and are
+measured over the same window, so whatever else the machine does hits both alike. Both first
+settle (every daemon has sent a heartbeat and ``CDR_BENCH_IDLE_SETTLE_SECONDS``, default 20,
+have passed), then idle for ``CDR_BENCH_IDLE_SECONDS`` (default 60). The cost is the CPU time
+(user and system) of the whole process tree over that time: the daemon, its code server and
+their children, including children that ended (counted by their parent's ``children_user`` and
 ``children_system``). Both daemons run the same settings, so the ratio shows what the code
 location's sensors, schedules and size add.
 
-Idle means nothing to do: a window in which a run was created (a DEV schedule such as the
-hourly disk-space check fired) or in which a run was still going is discarded and measured
-again, once its runs have ended (at most ``MAX_WINDOWS`` windows a daemon); the report line
-says how many windows were discarded.
+Idle means nothing to do: a window in which either daemon created a run (a DEV schedule such
+as the hourly disk-space check fired) or had one going is discarded and measured again, once
+the runs have ended (at most ``MAX_WINDOWS`` windows); the report line says how many windows
+were discarded.
 
-Two topologies: ``module`` (the default figure) is the shipped ``workspace.yaml``'s, a
+Two topologies, each a line: ``idle_cost`` is the shipped ``workspace.yaml``'s, a
 ``python_module`` workspace, where the daemon starts its own code server and replaces it every
-60 s (Dagster's workspace reload, hard-coded); ``grpc`` is production's
-(``deploy/workspace-grpc.yaml``): the daemon talks to a separately started
-``dagster code-server start`` and never replaces it, and the cost is the sum of both process
-trees. The ``grpc`` figure doubles the benchmark's time, so it is measured only when
-``CDR_BENCH_IDLE_GRPC=1``.
+60 s (Dagster's workspace reload, hard-coded), so each minute pays a location load;
+``idle_cost_grpc`` is production's (``deploy/workspace-grpc.yaml``): the daemon talks to a
+separately started ``dagster code-server start`` and never replaces it, and the cost is the
+sum of both process trees. ``CDR_BENCH_IDLE_GRPC=0`` skips the second (about 2 of the
+benchmark's 4 minutes).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,36 +153,35 @@ def _code_server(daemon: DagsterDaemon, location_module: str) -> Iterator[subpro
             server.wait()
 
 
-def _idle_window(
-    roots: list[psutil.Process], instance: dg.DagsterInstance, idle_seconds: float
-) -> tuple[float, list[str], bool]:
-    """CPU seconds a minute of the ``roots``' trees over one window, what they run, and
-    whether the window was idle (no run created in it, none going at its start)."""
-    runs_before = instance.get_runs_count()
-    going = _unfinished_runs(instance)
-    before = sum(tree_cpu_seconds(root)[0] for root in roots)
-    started = time.monotonic()
-    time.sleep(idle_seconds)
-    after, processes = 0.0, []
-    for root in roots:
-        seconds, names = tree_cpu_seconds(root)
-        after += seconds
-        processes += names
-    elapsed = time.monotonic() - started
-    idle = going == 0 and instance.get_runs_count() == runs_before
-    return (after - before) * 60.0 / elapsed, processes, idle
+@dataclass
+class _Tree:
+    """A started daemon (and, in the ``grpc`` topology, its code server) being measured."""
+
+    daemon: DagsterDaemon
+    server: subprocess.Popen | None
+
+    def cpu_seconds(self) -> tuple[float, list[str]]:
+        """CPU seconds used so far by the daemon's tree (and the code server's), and what
+        each live process runs."""
+        assert self.daemon.process is not None
+        roots = [psutil.Process(self.daemon.process.pid)]
+        if self.server is not None:
+            roots.append(psutil.Process(self.server.pid))
+        total, processes = 0.0, []
+        for root in roots:
+            seconds, names = tree_cpu_seconds(root)
+            total += seconds
+            processes += names
+        return total, processes
 
 
-def measure(
-    location_module: str,
-    idle_seconds: float,
-    settle_seconds: float,
-    environment: dict[str, str] | None = None,
-    topology: str = "module",
-) -> IdleCost:
-    """The idle cost of a daemon serving ``location_module`` (``environment``: settings to
-    add to the daemon's, e.g. to compare intervals; ``topology``: ``module`` or ``grpc``, see
-    the module doc)."""
+@contextmanager
+def idle_daemon(
+    location_module: str, environment: dict[str, str] | None = None, topology: str = "module"
+) -> Iterator[_Tree]:
+    """A started daemon serving ``location_module`` on fresh databases, settled (every daemon
+    has sent a heartbeat); ``environment``: settings to add to the daemon's; ``topology``:
+    ``module`` or ``grpc`` (see the module doc). Everything it started is ended afterwards."""
     with (
         tempfile.TemporaryDirectory(prefix="cdr-idle-bench-") as scratch,
         temporary_database("cdr_idle") as cdr_url,
@@ -210,29 +210,60 @@ def measure(
             wait_for(
                 lambda: _settled(daemon), 180, "every daemon's first heartbeat", daemon.log_tail
             )
-            time.sleep(settle_seconds)
-            assert daemon.process is not None
-            roots = [psutil.Process(daemon.process.pid)]
-            if server is not None:
-                roots.append(psutil.Process(server.pid))
-            instance = daemon.instance
-            for window in range(MAX_WINDOWS):
-                if window:  # the last window had runs: let them end first
+            yield _Tree(daemon, server)
+
+
+def measure_together(
+    location_modules: list[str],
+    idle_seconds: float,
+    settle_seconds: float,
+    topology: str = "module",
+) -> list[IdleCost]:
+    """The idle cost of a daemon for each of ``location_modules``, all running at once and
+    measured over the same windows, so that whatever else the machine does hits them alike.
+
+    A window counts when no daemon had a run created or going in it; otherwise it is
+    discarded and, once the runs have ended, another is taken (at most ``MAX_WINDOWS``)."""
+    with ExitStack() as stack:
+        trees = [
+            stack.enter_context(idle_daemon(module, topology=topology))
+            for module in location_modules
+        ]
+        instances = [tree.daemon.instance for tree in trees]
+        time.sleep(settle_seconds)
+        for window in range(MAX_WINDOWS):
+            if window:  # the last window had runs: let them end first
+                for tree, instance in zip(trees, instances, strict=True):
                     wait_for(
-                        lambda: _unfinished_runs(instance) == 0,
+                        lambda instance=instance: _unfinished_runs(instance) == 0,
                         RUNS_END_TIMEOUT,
                         "the runs of a discarded window to end",
-                        daemon.log_tail,
+                        tree.daemon.log_tail,
                     )
-                cost, processes, idle = _idle_window(roots, instance, idle_seconds)
-                if daemon.process.poll() is not None:
-                    raise RuntimeError(f"the daemon ended while idle:\n{daemon.log_tail()}")
-                if idle:
-                    return IdleCost(cost, processes, window)
-            raise RuntimeError(
-                f"a run was created or going in each of {MAX_WINDOWS} windows of "
-                f"{idle_seconds:g} s serving {location_module}: no idle window to measure"
-            )
+            runs = [instance.get_runs_count() for instance in instances]
+            going = [_unfinished_runs(instance) for instance in instances]
+            before = [tree.cpu_seconds()[0] for tree in trees]
+            started = time.monotonic()
+            time.sleep(idle_seconds)
+            after = [tree.cpu_seconds() for tree in trees]
+            elapsed = time.monotonic() - started
+            for tree in trees:
+                assert tree.daemon.process is not None
+                if tree.daemon.process.poll() is not None:
+                    raise RuntimeError(f"a daemon ended while idle:\n{tree.daemon.log_tail()}")
+            ran = [
+                going[i] > 0 or instance.get_runs_count() != runs[i]
+                for i, instance in enumerate(instances)
+            ]
+            if not any(ran):
+                return [
+                    IdleCost((seconds - first) * 60.0 / elapsed, processes, window)
+                    for first, (seconds, processes) in zip(before, after, strict=True)
+                ]
+        raise RuntimeError(
+            f"a run was created or going in each of {MAX_WINDOWS} windows of {idle_seconds:g} s "
+            f"serving {', '.join(location_modules)}: no idle window to measure"
+        )
 
 
 @contextmanager
@@ -252,16 +283,14 @@ def _line(name: str, ours: IdleCost, base: IdleCost, idle_seconds: float, note: 
 
 
 def run() -> list[str]:
-    """Measure the full location's daemon and the baseline's; return the report lines (the
-    production topology's too when ``CDR_BENCH_IDLE_GRPC=1``)."""
+    """Measure the full location's daemon and the baseline's side by side, in both
+    topologies (``grpc`` skipped when ``CDR_BENCH_IDLE_GRPC=0``); return the report lines."""
     idle_seconds = float(os.environ.get("CDR_BENCH_IDLE_SECONDS", "60"))
     settle_seconds = float(os.environ.get("CDR_BENCH_IDLE_SETTLE_SECONDS", "20"))
-    ours = measure(TARGET, idle_seconds, settle_seconds)
-    base = measure(BASELINE, idle_seconds, settle_seconds)
+    ours, base = measure_together([TARGET, BASELINE], idle_seconds, settle_seconds)
     lines = [_line("idle_cost", ours, base, idle_seconds, "")]
-    if os.environ.get("CDR_BENCH_IDLE_GRPC") == "1":
-        ours = measure(TARGET, idle_seconds, settle_seconds, topology="grpc")
-        base = measure(BASELINE, idle_seconds, settle_seconds, topology="grpc")
+    if os.environ.get("CDR_BENCH_IDLE_GRPC", "1") != "0":
+        ours, base = measure_together([TARGET, BASELINE], idle_seconds, settle_seconds, "grpc")
         lines.append(_line("idle_cost_grpc", ours, base, idle_seconds, ", daemon and code server"))
     return lines
 
