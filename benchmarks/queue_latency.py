@@ -9,7 +9,7 @@ run's creation by the sensor is shown too. The first row (which waits for the co
 load) is not counted.
 
 It measures the shipped settings (``CDR_BATCH_QUEUE_INTERVAL_SECONDS`` 1: a look every
-second; ``CDR_QUEUE_WATCH_SECONDS`` 23.5: a tick watches for 23.5 s of every 25 s, the next
+second; ``CDR_QUEUE_WATCH_SECONDS`` 48.5: a tick watches for 48.5 s of every 50 s, the next
 tick starting on the daemon's next 5 s round). Rows arrive at random moments of the sensor's
 cycle, gaps between two watches included. The baseline is
 the legacy scheduler's 2-minute sweep: a row waited 60 s on average (120 s at worst) before it

@@ -18,8 +18,11 @@ default on DEV only, as the legacy schedule was.
 
 ``scheduled_job_request_sensor`` keeps the CDR admin's "Run Job Now" working
 (docs/behaviour-notes.md#scheduled-job-table):
-every 10 seconds it reads the ``scheduled_job`` rows without a schedule and with ``enabled``
-set, maps each row's ``job_class`` and options to a Dagster job and run config with the same
+it reads the ``scheduled_job`` rows without a schedule and with ``enabled`` set once a
+second, each tick watching the table for up to ``CDR_QUEUE_WATCH_SECONDS`` (default 48.5 s, as
+the queue sensors; ``cdr_dagster/watching.py``) and returning as soon as it has a run to
+request, so a request is seen within about a second while the sensor ticks every 50 s.
+It maps each row's ``job_class`` and options to a Dagster job and run config with the same
 catalogue the schedule importer uses (``cdr_dagster/legacy/catalogue.py``), checks the run
 config against the job and its Config classes' own rules (``cdr_dagster/config_checks.py``:
 field bounds and validators, which Dagster applies only when a step starts), and requests one
@@ -54,6 +57,7 @@ from cdr_dagster.jobs.health import (
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, load_settings, seconds_setting
+from cdr_dagster.watching import watch
 
 #: Tags the daemon puts on the runs a sensor requests (public, documented tag names).
 RUN_KEY_TAG = "dagster/run_key"
@@ -68,6 +72,8 @@ LOST_NOTIFICATION_AFTER = timedelta(minutes=10)
 REQUEST_SENSOR_NAME = "scheduled_job_request_sensor"
 #: Most run-now rows handled per tick (the admin inserts them one click at a time).
 MAX_REQUESTS_PER_TICK = 50
+#: Seconds between two looks at the run-now rows while a tick watches them.
+LOOK_INTERVAL_SECONDS = 1.0
 
 _FINISHED_BADLY = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
@@ -327,7 +333,11 @@ def build_scheduled_job_request_sensor(
     minimum_interval_seconds: int = 10,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
 ) -> dg.SensorDefinition:
-    """The run-now sensor, able to request runs of ``jobs`` (the code location's jobs)."""
+    """The run-now sensor, able to request runs of ``jobs`` (the code location's jobs).
+
+    A tick watches the requests (``cdr_dagster/watching.py``), so with the default watch the
+    sensor ticks every 50 s whatever ``minimum_interval_seconds`` is; with a watch of 0 it
+    looks once per tick, every ``minimum_interval_seconds``."""
     job_names = {job.name for job in jobs}
 
     @dg.sensor(
@@ -340,7 +350,9 @@ def build_scheduled_job_request_sensor(
             "and with enabled set. Maps each row's job class and options to a job and run "
             "config (as import-schedules does), requests one run (run key scheduled-job-<id>) "
             "and deletes the row once the run exists. Rows it cannot run are kept and reported "
-            "to Developers Notification."
+            "to Developers Notification. Each tick watches the table for up to "
+            "CDR_QUEUE_WATCH_SECONDS (default 48.5 s), looking every second, and returns as "
+            "soon as it has a run to request."
         ),
     )
     def scheduled_job_request_sensor(
@@ -348,48 +360,71 @@ def build_scheduled_job_request_sensor(
     ) -> dg.SensorResult:
         from cdr_dagster.cdr.scheduled_jobs import delete_run_now_request, run_now_requests
 
-        with cdr_db.connect() as conn:
-            rows = run_now_requests(conn, limit=MAX_REQUESTS_PER_TICK)
-        reported = _reported(context.cursor)
-        still_reported: dict[str, str] = {}
+        reported = _reported(context.cursor)  # row id -> content mailed about; grows below
+        kept: set[tuple[str, str]] = set()  # rows (id, content) kept in this tick: done with
         requests: list[dg.RunRequest] = []
         done: list[str] = []
-        for row in rows:
-            key = request_run_key(row.id)
-            if sensor_run_status(context.instance, REQUEST_SENSOR_NAME, key) is not None:
-                with cdr_db.begin() as conn:
-                    deleted = delete_run_now_request(conn, row.id)
-                if deleted:
-                    context.log.info(f"run of {row.name!r} ({key}) exists; request row deleted")
-                done.append(row.name)
-                continue
-            try:
-                request, warnings = plan_request(row, job_names, context.repository_def)
-            except RequestRefusedError as exc:
-                if reported.get(row.id) == row.fingerprint:
-                    still_reported[row.id] = row.fingerprint
+
+        def handle(rows: list[Any]) -> bool:
+            """Request, delete or report each row not yet handled in this tick; True when the
+            tick has something to hand the daemon (run requests, a new report in the cursor)."""
+            mailed = False
+            for row in rows:
+                if (row.id, row.fingerprint) in kept:
                     continue
-                context.log.error(f"request {row.name!r} ({row.id}) kept: {exc}")
-                subject, body = problem_report(row, str(exc))
+                key = request_run_key(row.id)
+                if sensor_run_status(context.instance, REQUEST_SENSOR_NAME, key) is not None:
+                    with cdr_db.begin() as conn:
+                        deleted = delete_run_now_request(conn, row.id)
+                    if deleted:
+                        context.log.info(f"run of {row.name!r} ({key}) exists; request row deleted")
+                    done.append(row.name)
+                    continue
                 try:
-                    email.send(subject, body, group=DEVELOPERS_GROUP)
-                except Exception as mail_error:  # noqa: BLE001 - retried on the next tick
-                    context.log.error(f"could not report request {row.id}: {mail_error}")
-                else:
-                    still_reported[row.id] = row.fingerprint
-                continue
-            for warning in warnings:
-                context.log.warning(f"request {row.name!r}: {warning}")
-            if request is None:
-                with cdr_db.begin() as conn:
-                    delete_run_now_request(conn, row.id)
-                context.log.info(f"request {row.name!r} ({row.job_class}) deleted: nothing to run")
-                done.append(row.name)
-                continue
-            context.log.info(
-                f"Unscheduled run of {row.name!r}: {request.job_name} ({request.run_key})"
-            )
-            requests.append(request)
+                    request, warnings = plan_request(row, job_names, context.repository_def)
+                except RequestRefusedError as exc:
+                    kept.add((row.id, row.fingerprint))
+                    if reported.get(row.id) == row.fingerprint:
+                        continue
+                    context.log.error(f"request {row.name!r} ({row.id}) kept: {exc}")
+                    subject, body = problem_report(row, str(exc))
+                    try:
+                        email.send(subject, body, group=DEVELOPERS_GROUP)
+                    except Exception as mail_error:  # noqa: BLE001 - retried on the next tick
+                        context.log.error(f"could not report request {row.id}: {mail_error}")
+                    else:
+                        reported[row.id] = row.fingerprint
+                        mailed = True
+                    continue
+                for warning in warnings:
+                    context.log.warning(f"request {row.name!r}: {warning}")
+                if request is None:
+                    with cdr_db.begin() as conn:
+                        delete_run_now_request(conn, row.id)
+                    context.log.info(
+                        f"request {row.name!r} ({row.job_class}) deleted: nothing to run"
+                    )
+                    done.append(row.name)
+                    continue
+                context.log.info(
+                    f"Unscheduled run of {row.name!r}: {request.job_name} ({request.run_key})"
+                )
+                requests.append(request)
+            return bool(requests) or mailed
+
+        with cdr_db.connect() as conn:
+            # Autocommit, as the queue sensors: a look is the query alone, and no transaction
+            # stays open while the tick watches.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+
+            def look() -> tuple[list[Any], bool]:
+                rows = run_now_requests(conn, limit=MAX_REQUESTS_PER_TICK)
+                return rows, handle(rows)
+
+            rows, _ = watch(look, lambda seen: seen[1], LOOK_INTERVAL_SECONDS)
+        still_reported = {
+            row.id: row.fingerprint for row in rows if reported.get(row.id) == row.fingerprint
+        }
         cursor = json.dumps({"version": 1, "reported": still_reported}, sort_keys=True)
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -114,7 +114,7 @@ resources = {
 }
 # Jobs that replace a legacy job carry its class and name (tags, description): legacy/labels.py.
 # Each op job carries only the resources it uses (job_resources.py: a smaller snapshot).
-jobs = with_needed_resources(labelled_jobs(jobs), resources)
+jobs = with_needed_resources(labelled_jobs(jobs), resources, assets)
 
 defs = dg.Definitions(
     assets=assets,

@@ -16,29 +16,25 @@ the compare-and-set claim the run makes in the CDR database.
 
 Both sensors are RUNNING by default on every tier.
 
-Why a tick watches the queue instead of looking once: Dagster's sensor daemon starts a round
-of ticks at most every 5 s (``MIN_INTERVAL_LOOP_TIME`` in ``dagster._daemon.sensor``), so a
-single look per tick leaves a row waiting up to 5 s for the next tick, and a run process needs
-seconds more to start. A tick therefore keeps looking, every ``interval`` seconds, for up to
-the watch time, and returns as soon as it finds new rows. The daemon runs one tick of a sensor
-at a time: a round that finds the tick still watching leaves it be, and the first round after
-the watch ends starts the next tick. The default watch, 23.5 s, ends just before a round
-(rounds come every 5 s), so a row is found within a second for 23.5 s out of every 25 s,
-while the sensor ticks (and writes its tick history) every 25 s rather than every 5 s: an
-idle queue costs one cheap query a second, not a tick every round
-(docs/architecture.md, "Idle cost").
+Why a tick watches the queue instead of looking once: a row must become a run within seconds,
+and a tick every 5 s round would cost the daemon a tick (and its history rows) every 5 s. A
+tick therefore keeps looking, every ``interval`` seconds, for up to the watch time, and returns
+as soon as it finds new rows (``cdr_dagster/watching.py``). The default watch, 48.5 s, ends
+just before a daemon round (rounds come every 5 s), so a row is found within a second for
+48.5 s out of every 50 s, while the sensor ticks every 50 s: an idle queue costs one cheap
+query a second (docs/architecture.md, "Idle cost").
 
 Settings, read from the environment:
 
 - ``CDR_BATCH_QUEUE_INTERVAL_SECONDS`` and ``CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS``: seconds
   between two looks (default 1; the legacy swept every 2 minutes). Also the sensors' minimum
   interval, read when the code location loads: anything under 5 s ticks on every round.
-- ``CDR_QUEUE_WATCH_SECONDS``: how long one tick keeps looking (default 23.5; 0 is one look
+- ``CDR_QUEUE_WATCH_SECONDS``: how long one tick keeps looking (default 48.5; 0 is one look
   per tick; under 50, as Dagster gives a sensor evaluation 60 s), checked when the code
-  location loads and read at each tick. A value 1.5 s under a multiple of 5 s wastes the least
-  time between two watches. Watching needs the instance to evaluate sensors in threads
-  (``sensors: use_threads: true`` in ``dagster.yaml``, as shipped); otherwise set it to 0, or
-  the watches of the two sensors would delay every other sensor.
+  location loads and read at each tick; shared with the "Run Job Now" sensor. A value 1.5 s
+  under a multiple of 5 s wastes the least time between two watches. Watching needs the
+  instance to evaluate sensors in threads (``sensors: use_threads: true`` in ``dagster.yaml``,
+  as shipped); otherwise set it to 0, or the watches would delay every other sensor.
 
 A look is one indexed query on a connection in autocommit mode, held for the watch: no
 transaction is opened, so none is left open between looks.
@@ -46,7 +42,6 @@ transaction is opened, so none is left open between looks.
 
 import json
 import os
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -76,19 +71,21 @@ from cdr_dagster.queue_recovery import (
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.email import EmailResource
 from cdr_dagster.settings import DEVELOPERS_GROUP, seconds_setting
+from cdr_dagster.watching import (  # noqa: F401 - re-exported: the queue's settings
+    DAEMON_ROUND_SECONDS,
+    DEFAULT_WATCH_SECONDS,
+    MAX_WATCH_SECONDS,
+    WATCH_VARIABLE,
+    watch,
+    watch_seconds,
+)
 
 if TYPE_CHECKING:  # the queue data layer (and SQLAlchemy) is imported when a tick needs it
     from cdr_dagster.cdr.queues import QueuedBatchJob, QueuedPublishingJob
 
 BATCH_INTERVAL_VARIABLE = "CDR_BATCH_QUEUE_INTERVAL_SECONDS"
 PUBLISHING_INTERVAL_VARIABLE = "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS"
-WATCH_VARIABLE = "CDR_QUEUE_WATCH_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 1
-DEFAULT_WATCH_SECONDS = 23.5
-#: Dagster's sensor daemon starts a round of ticks every 5 s.
-DAEMON_ROUND_SECONDS = 5.0
-#: Dagster fails a sensor evaluation after 60 s (its gRPC timeout); a watch ends well before.
-MAX_WATCH_SECONDS = 50.0
 #: Most rows requested in one tick; the rest wait for the next tick.
 MAX_ROWS_PER_TICK = 100
 
@@ -101,13 +98,6 @@ def interval_seconds(variable: str, environ: Mapping[str, str] | None = None) ->
     """The seconds between two looks in ``variable`` (whole seconds, at least 1; default 1)."""
     env = os.environ if environ is None else environ
     return int(seconds_setting(env, variable, DEFAULT_INTERVAL_SECONDS, whole=True, minimum=1))
-
-
-def watch_seconds(environ: Mapping[str, str] | None = None) -> float:
-    """How long one tick keeps looking at its queue (``CDR_QUEUE_WATCH_SECONDS``, default 23.5;
-    0 means one look per tick). It must end well before Dagster's 60 s limit (under 50 s)."""
-    env = os.environ if environ is None else environ
-    return seconds_setting(env, WATCH_VARIABLE, DEFAULT_WATCH_SECONDS, under=MAX_WATCH_SECONDS)
 
 
 def _report_exhausted(
@@ -157,23 +147,22 @@ def _tick(
     Rows that used up their attempts are mailed about once. ``what`` names the waiting rows
     in skip reasons.
     """
-    deadline = time.monotonic() + watch_seconds()
     attempts: dict[int, Attempt] = {}  # decided once per row and tick
     with cdr_db.connect() as conn:
         # Autocommit: a look is the query alone (no BEGIN and ROLLBACK around it), and no
         # transaction stays open while the tick waits.
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        while True:
+
+        def look() -> tuple[list[Any], list[Any]]:
+            """The waiting rows, and those of them due an attempt."""
             rows = pending(conn, limit=MAX_ROWS_PER_TICK)
             for row in rows:
                 if row.id not in attempts:
                     runs = runs_of_row(context.instance, kind, row.id, sensor_name)
                     attempts[row.id] = next_attempt(kind, row.id, runs)
-            fresh = [row for row in rows if attempts[row.id].run_key is not None]
-            remaining = deadline - time.monotonic()
-            if fresh or remaining <= 0:
-                break
-            time.sleep(min(interval, remaining))
+            return rows, [row for row in rows if attempts[row.id].run_key is not None]
+
+        rows, fresh = watch(look, lambda seen: bool(seen[1]), interval)
     exhausted = [
         (row, list(attempts[row.id].previous)) for row in rows if attempts[row.id].exhausted
     ]
@@ -242,7 +231,7 @@ watch_seconds()  # a bad value stops the code location from loading, naming it
         "Finds batch_job rows in status Queued (long reports queued by CDR admin pages) and "
         "requests one run of run_batch_job per row, run key batch-{id}. Replaces the legacy "
         "batch_job_queue.Sweeper. Each tick watches the queue for up to "
-        "CDR_QUEUE_WATCH_SECONDS (default 23.5 s), looking every "
+        "CDR_QUEUE_WATCH_SECONDS (default 48.5 s), looking every "
         "CDR_BATCH_QUEUE_INTERVAL_SECONDS (default 1 s), and returns as soon as a row waits."
     ),
 )
@@ -273,7 +262,7 @@ def batch_job_queue_sensor(
     description=(
         "Finds pub_proc rows in status Ready and requests one run of run_publishing_job per "
         "row, run key pub-{id}. Replaces the legacy publishing_queue.Sweeper. Each tick "
-        "watches the queue for up to CDR_QUEUE_WATCH_SECONDS (default 23.5 s), looking every "
+        "watches the queue for up to CDR_QUEUE_WATCH_SECONDS (default 48.5 s), looking every "
         "CDR_PUBLISHING_QUEUE_INTERVAL_SECONDS (default 1 s), and returns as soon as a job "
         "is Ready."
     ),

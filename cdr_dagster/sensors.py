@@ -6,6 +6,11 @@
   and the mail says so (``cdr_dagster.queue_recovery``).
 - ``queue_run_canceled_sensor`` does the same for a canceled queue run, and mails only when
   it had to record the row's end.
+
+Both tick once a minute: a failure is mailed within about a minute, well inside the bounds of
+docs/run-lifecycle.md (a dead run's row ends and is mailed within minutes of a restart), and
+each tick costs the daemon and the code server a sensor evaluation (docs/architecture.md,
+"Idle cost").
 """
 
 from typing import TYPE_CHECKING
@@ -82,7 +87,7 @@ def failure_report(
         "automatically are not reported; the last attempt is."
     ),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=60,
 )
 def run_failure_email_sensor(
     context: dg.RunFailureSensorContext, email: EmailResource, cdr_db: CdrDatabaseResource
@@ -117,7 +122,7 @@ def run_failure_email_sensor(
         "waiting; the queue sensor requests it again."
     ),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=60,
 )
 def queue_run_canceled_sensor(
     context: dg.RunStatusSensorContext, email: EmailResource, cdr_db: CdrDatabaseResource

@@ -29,6 +29,24 @@ def test_definitions_are_loadable() -> None:
         assert key in defs.resources
 
 
+def test_each_job_carries_only_the_resources_it_uses() -> None:
+    """Op jobs and asset jobs are bound to the resources their ops or assets require (a
+    smaller snapshot, docs/architecture.md#code-location-load); only Dagster's implicit job
+    of all assets carries every resource. Every job still gets all it needs."""
+    from cdr_dagster.definitions import defs
+
+    repo = defs.get_repository_def()
+    asset_jobs = {job.name for job in defs.jobs if not isinstance(job, dg.JobDefinition)}
+    for job in repo.get_all_jobs():
+        if job.name == "__ASSET_JOB":
+            assert set(defs.resources) <= set(job.resource_defs)
+            continue
+        assert set(job.resource_defs) == set(job.required_resource_keys), job.name
+    assert not asset_jobs  # resolved when the location loads
+    sftp_log = repo.get_job("sftp_access_log_job")
+    assert set(sftp_log.resource_defs) == {"commands", "io_manager", "sftp"}
+
+
 def test_every_schedule_uses_new_york_time() -> None:
     from cdr_dagster.definitions import defs
 

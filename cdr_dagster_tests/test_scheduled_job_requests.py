@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from cdr_dagster.jobs.smoke import smoke_test_job
 from cdr_dagster.resources.cdr_db import CdrDatabaseResource
 from cdr_dagster.resources.commands import CommandRunnerResource
 from cdr_dagster.resources.email import EmailResource
+from cdr_dagster.watching import WATCH_VARIABLE
 from cdr_dagster_tests.cdr_rows import add_group_members
 from cdr_dagster_tests.cdr_rows import add_scheduled_job as add_row
 from cdr_dagster_tests.services.daemon import DagsterDaemon, wait_for
@@ -49,6 +52,12 @@ JOBS = [
     weekly_publishing,
     nightly_publishing,
 ]
+
+
+@pytest.fixture(autouse=True)
+def _look_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ticks in this module look once (watch 0) unless a test watches on purpose."""
+    monkeypatch.setenv(WATCH_VARIABLE, "0")
 
 
 @pytest.fixture
@@ -310,6 +319,44 @@ def test_mail_failure_is_retried_on_the_next_tick(
     assert len(mailbox.messages) == 1
 
 
+def test_a_watching_tick_requests_a_row_added_after_it_began(
+    cdr_db: Engine, sensor, defs, resources, monkeypatch
+) -> None:
+    """A tick keeps looking (once a second) and returns as soon as a request arrives."""
+    monkeypatch.setenv(WATCH_VARIABLE, "8")
+    timer = threading.Timer(1.5, lambda: add_row(cdr_db, "Late", "test.Stub", {}))
+    began = time.monotonic()
+    timer.start()
+    try:
+        with dg.instance_for_test() as instance:
+            result = tick(sensor, defs, instance, resources)
+    finally:
+        timer.join()
+    took = time.monotonic() - began
+    assert [r.tags["cdr/scheduled-job-name"] for r in result.run_requests] == ["Late"]
+    assert took < 6, f"the tick returned {took:.1f} s after it began, not on finding the row"
+
+
+def test_a_watching_tick_reports_a_bad_row_once_and_returns_with_its_cursor(
+    cdr_db: Engine, sensor, defs, resources, mailbox, monkeypatch
+) -> None:
+    """A row kept for an operator is mailed once; the tick returns at once so that the cursor
+    (which remembers the mail) is saved, and a later watching tick does not mail again."""
+    monkeypatch.setenv(WATCH_VARIABLE, "2.5")
+    add_row(cdr_db, "Bad", "nosuch.Class", {})
+    with dg.instance_for_test() as instance:
+        began = time.monotonic()
+        first = tick(sensor, defs, instance, resources)
+        assert time.monotonic() - began < 2
+        assert len(mailbox.messages) == 1
+        began = time.monotonic()
+        second = tick(sensor, defs, instance, resources, first.cursor)
+        assert time.monotonic() - began >= 2.5  # nothing new: it watched to the end
+    assert second.skip_message == "1 request(s) kept for an operator"
+    assert second.cursor == first.cursor
+    assert len(mailbox.messages) == 1
+
+
 # --- end to end: a real dagster-daemon --------------------------------------------------------
 
 E2E_LOCATION = """
@@ -377,6 +424,7 @@ def test_real_daemon_runs_each_request_exactly_once_across_a_crash(
         "CDR_TIER": "DEV",
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
     }
+    env.pop(WATCH_VARIABLE, None)  # the shipped watch: ticks that watch the table, as deployed
 
     def request(name: str) -> str:
         return add_row(cdr_db, name, "test.Stub", {"command": f"record.py {name}"})
