@@ -86,3 +86,18 @@ def test_docs_index_links_every_doc_it_ships() -> None:
     shipped = {path.name for path in (REPO / "docs").glob("*.md")} - {"README.md"}
     missing = {name for name in shipped if f"({name})" not in index}
     assert not missing, f"docs/README.md does not link {sorted(missing)}"
+
+
+# Spelt in pieces so this file does not match itself.
+CONFLICT_MARKER = re.compile("^(" + "<" * 7 + "|" + ">" * 7 + r")( |$)|^" + "=" * 7 + "$")
+
+
+def test_no_merge_conflict_markers_are_left() -> None:
+    hits = []
+    for path in text_files():
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
+            if CONFLICT_MARKER.search(line):
+                hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:90]}")
+    assert not hits, "merge conflict markers left in:\n" + "\n".join(hits)
