@@ -81,7 +81,12 @@ def test_a_spare_waits_and_ends_when_its_input_closes() -> None:
     pool.start()
     pid = pool.waiting_pid
     assert pid is not None
-    assert psutil.Process(pid).cmdline()[-2:] == ["-m", "cdr_dagster.run_worker"]
+    # Right after the exec the kernel may not have filled in the new command line yet.
+    wait_for(
+        lambda: psutil.Process(pid).cmdline()[-2:] == ["-m", "cdr_dagster.run_worker"],
+        30,
+        f"spare {pid} to show its command line",
+    )
     pool.close()
     wait_for(lambda: _process_gone(pid), 60, f"the closed spare {pid} to end")
     assert pool.waiting_pid is None
