@@ -70,14 +70,20 @@ def test_every_cited_docs_anchor_exists() -> None:
     assert not broken, "citations of missing docs anchors:\n" + "\n".join(broken)
 
 
-def test_nothing_cites_documents_outside_the_repository() -> None:
+def lines_matching(pattern: re.Pattern[str]) -> list[str]:
+    """``path:line: text`` of every line of the repository's text files ``pattern`` finds."""
     hits = []
     for path in text_files():
         for number, line in enumerate(
             path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
         ):
-            if OUTSIDE.search(line):
+            if pattern.search(line):
                 hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:90]}")
+    return hits
+
+
+def test_nothing_cites_documents_outside_the_repository() -> None:
+    hits = lines_matching(OUTSIDE)
     assert not hits, "lines citing documents outside the repository:\n" + "\n".join(hits)
 
 
@@ -93,11 +99,5 @@ CONFLICT_MARKER = re.compile("^(" + "<" * 7 + "|" + ">" * 7 + r")( |$)|^" + "=" 
 
 
 def test_no_merge_conflict_markers_are_left() -> None:
-    hits = []
-    for path in text_files():
-        for number, line in enumerate(
-            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-        ):
-            if CONFLICT_MARKER.search(line):
-                hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:90]}")
+    hits = lines_matching(CONFLICT_MARKER)
     assert not hits, "merge conflict markers left in:\n" + "\n".join(hits)
